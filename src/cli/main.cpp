@@ -1,0 +1,75 @@
+// vibe: turns feeds and other sources into time-ordered event streams.
+// main() parses the command line, runs the chosen command, and is the only
+// place that turns an Error into a message and an exit code:
+//   0 success, 1 runtime failure, 2 usage or config error.
+#include "cli/commands.hpp"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace {
+
+int exit_code_for(vibe::core::Errc code) {
+  switch (code) {
+    case vibe::core::Errc::config:
+    case vibe::core::Errc::usage:
+      return 2;
+    default:
+      return 1;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace vibe;
+  CLI::App app{"vibe turns feeds and other sources into time-ordered event streams.", "vibe"};
+  app.set_version_flag("-V,--version", fmt::format("vibe {}", VIBE_VERSION));
+  app.require_subcommand(0, 1);
+  app.fallthrough();
+  app.footer("Run 'vibe COMMAND --help' for a command's options. Exit codes: 0 ok, 1 runtime failure, 2 usage or "
+             "config error.\nSee vibe(1) and vibe.yaml(5).");
+
+  cli::GlobalOptions global;
+  if (const char* level = std::getenv("VIBE_LOG"); level != nullptr && *level != '\0') {
+    global.log_level = level;
+  }
+  app.add_option("-c,--config", global.config, "config file (default: $VIBE_CONFIG, then ./vibe.yaml)")
+      ->type_name("FILE");
+  app.add_option("--log-level", global.log_level, "trace, debug, info, warn, error or off (default: $VIBE_LOG or warn)")
+      ->type_name("LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+
+  cli::Action run;
+  cli::add_config_commands(app, global, run);
+  cli::add_poll_command(app, global, run);
+  cli::add_events_commands(app, global, run);
+  cli::add_feed_commands(app, global, run);
+  auto* help = app.add_subcommand("help", "show this help");
+  help->callback([&] {
+    run = [&]() -> core::Result<int> {
+      std::fputs(app.help().c_str(), stdout);
+      return 0;
+    };
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  if (!run) {
+    std::fputs(app.help().c_str(), stderr);
+    return 2;
+  }
+  auto result = run();
+  std::fflush(stdout);
+  if (!result) {
+    std::fprintf(stderr, "vibe: %s\n", result.error().message.c_str());
+    return exit_code_for(result.error().code);
+  }
+  return *result;
+}

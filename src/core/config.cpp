@@ -1,0 +1,465 @@
+#include "core/config.hpp"
+
+#include "core/source.hpp"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace vibe::core {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr OptionSpec k_buffer_options[] = {
+    {"max_events", OptionType::integer, "1000", "commit a batch once this many events wait"},
+    {"max_delay", OptionType::duration, "5ms", "commit a batch once its oldest event waited this long"},
+    {"max_pending", OptionType::integer, "50000", "refuse ingest while more than this many events wait"},
+};
+
+constexpr OptionSpec k_stream_options[] = {
+    {"title", OptionType::string, "", "a human-readable name"},
+    {"sources", OptionType::string, "", "ids of the sources on this timeline"},
+};
+
+const std::vector<std::string> k_top_level_keys = {"version", "data_dir", "store", "buffer", "sources", "streams"};
+// Keys DESIGN.md §3 sketches that this version does not implement yet. Naming
+// them apart from typos tells the user the file is not wrong, vibe is behind.
+const std::vector<std::string> k_future_keys = {"serve", "queues", "pipelines", "cron"};
+
+// Collects every mistake in the file, so one run reports them all.
+class Diagnostics {
+public:
+  explicit Diagnostics(std::string file) : m_file(std::move(file)) {}
+
+  void add(const YAML::Mark& mark, std::string message) {
+    if (mark.is_null()) {
+      m_lines.push_back(fmt::format("{}: {}", m_file, message));
+    } else {
+      m_lines.push_back(fmt::format("{}:{}:{}: {}", m_file, mark.line + 1, mark.column + 1, message));
+    }
+  }
+
+  bool empty() const { return m_lines.empty(); }
+
+  std::string join() const {
+    std::string out;
+    for (const auto& line : m_lines) {
+      if (!out.empty()) {
+        out += '\n';
+      }
+      out += line;
+    }
+    return out;
+  }
+
+private:
+  std::string m_file;
+  std::vector<std::string> m_lines;
+};
+
+std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates) {
+  const std::string guess = nearest(word, candidates);
+  return guess.empty() ? std::string{} : fmt::format(" (did you mean '{}'?)", guess);
+}
+
+std::string node_kind(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: return "a mapping";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Scalar: return "a scalar";
+    case YAML::NodeType::Null: return "nothing";
+    default: return "an undefined value";
+  }
+}
+
+bool is_slug(std::string_view id) {
+  if (id.empty() || id.size() > 64 || !std::isalnum(static_cast<unsigned char>(id[0]))) {
+    return false;
+  }
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
+}
+
+// Expands ${VAR} in `text`; "$$" is a literal '$'. Unset variables are
+// reported through `diag` and expand to "".
+std::string expand_env(const std::string& text, const YAML::Mark& mark, const EnvLookup& env,
+                       Diagnostics& diag) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '$' || i + 1 >= text.size()) {
+      out += text[i];
+      continue;
+    }
+    if (text[i + 1] == '$') {
+      out += '$';
+      ++i;
+      continue;
+    }
+    if (text[i + 1] != '{') {
+      out += text[i];
+      continue;
+    }
+    const auto close = text.find('}', i + 2);
+    if (close == std::string::npos) {
+      diag.add(mark, fmt::format("unterminated '${{' in '{}'", text));
+      return out;
+    }
+    const std::string name = text.substr(i + 2, close - i - 2);
+    const bool valid = !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0])) &&
+                       std::all_of(name.begin(), name.end(), [](char c) {
+                         return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+                       });
+    if (!valid) {
+      diag.add(mark, fmt::format("'${{{}}}' is not a valid variable reference", name));
+    } else if (auto value = env(name)) {
+      out += *value;
+    } else {
+      diag.add(mark, fmt::format("environment variable {} is not set", name));
+    }
+    i = close;
+  }
+  return out;
+}
+
+fs::path resolve_path(const fs::path& base_dir, const std::string& text) {
+  fs::path p{text};
+  return (p.is_absolute() ? p : base_dir / p).lexically_normal();
+}
+
+// file:relative/path is resolved against the config directory, so examples
+// can ship their feeds next to their vibe.yaml.
+std::string resolve_file_url(const fs::path& base_dir, const std::string& url) {
+  if (url.rfind("file:", 0) != 0 || url.rfind("file://", 0) == 0) {
+    return url;
+  }
+  return "file://" + resolve_path(base_dir, url.substr(5)).string();
+}
+
+// Checks the keys of `node` (a mapping) against `table` and fills `out` with
+// every row's value or default. `what` names the block in messages.
+void read_options(const YAML::Node& node, std::span<const OptionSpec> table, std::string_view what,
+                  const std::vector<std::string>& extra_keys, const EnvLookup& env,
+                  const fs::path& base_dir, Diagnostics& diag, OptionValues& out) {
+  std::vector<std::string> names(extra_keys);
+  for (const auto& row : table) {
+    names.emplace_back(row.name);
+  }
+  for (const auto& kv : node) {
+    const std::string key = kv.first.Scalar();
+    if (std::find(extra_keys.begin(), extra_keys.end(), key) != extra_keys.end()) {
+      continue;
+    }
+    const auto row = std::find_if(table.begin(), table.end(),
+                                  [&](const OptionSpec& spec) { return key == spec.name; });
+    if (row == table.end()) {
+      diag.add(kv.first.Mark(), fmt::format("{}: unknown key '{}'{}", what, key, did_you_mean(key, names)));
+      continue;
+    }
+    if (!kv.second.IsScalar()) {
+      diag.add(kv.second.Mark(), fmt::format("{}.{}: expected a {}, got {}", what, key,
+                                             option_type_name(row->type), node_kind(kv.second)));
+      continue;
+    }
+    const std::string raw = kv.second.Scalar();
+    std::string value = expand_env(raw, kv.second.Mark(), env, diag);
+    if (row->type == OptionType::url) {
+      value = resolve_file_url(base_dir, value);
+    }
+    if (auto problem = check_option_value(row->type, value)) {
+      // Never echo an expanded secret: report the text as written.
+      const bool from_env = raw.find("${") != std::string::npos;
+      diag.add(kv.second.Mark(), fmt::format("{}.{}: {}", what, key,
+                                             from_env ? fmt::format("value of '{}' is not a valid {}", raw,
+                                                                    option_type_name(row->type))
+                                                      : *problem));
+      continue;
+    }
+    out.set(key, OptionValue{std::move(value), raw});
+  }
+  for (const auto& row : table) {
+    if (out.has(row.name)) {
+      continue;
+    }
+    if (row.default_value == k_required) {
+      diag.add(node.Mark(), fmt::format("{}: missing required key '{}' ({})", what, row.name, row.help));
+    } else {
+      out.set(row.name, OptionValue{row.default_value, row.default_value});
+    }
+  }
+}
+
+void read_sources(const YAML::Node& node, const EnvLookup& env, const fs::path& base_dir,
+                  Diagnostics& diag, Config& config) {
+  if (!node.IsMap()) {
+    diag.add(node.Mark(), fmt::format("sources: expected a mapping of id to source, got {}", node_kind(node)));
+    return;
+  }
+  std::vector<std::string> kinds;
+  for (const auto& kind : source_kinds()) {
+    kinds.emplace_back(kind.name);
+  }
+  for (const auto& kv : node) {
+    SourceConfig source;
+    source.id = kv.first.Scalar();
+    source.line = kv.first.Mark().line + 1;
+    const std::string what = "sources." + source.id;
+    if (!is_slug(source.id)) {
+      diag.add(kv.first.Mark(), fmt::format("{}: id must be letters, digits, '-', '_' or '.'", what));
+    }
+    const YAML::Node& body = kv.second;
+    if (!body.IsMap()) {
+      diag.add(body.Mark(), fmt::format("{}: expected a mapping with at least 'type', got {}", what, node_kind(body)));
+      continue;
+    }
+    const YAML::Node type = body["type"];
+    if (!type) {
+      diag.add(body.Mark(), fmt::format("{}: missing required key 'type' (one of: {})", what, fmt::join(kinds, ", ")));
+      continue;
+    }
+    source.type = type.IsScalar() ? type.Scalar() : "";
+    const SourceKind* kind = find_source_kind(source.type);
+    if (kind == nullptr) {
+      diag.add(type.Mark(), fmt::format("{}.type: unknown source type '{}'{}", what, source.type,
+                                        did_you_mean(source.type, kinds)));
+      continue;
+    }
+    read_options(body, kind->options, what, {"type"}, env, base_dir, diag, source.options);
+    config.sources.push_back(std::move(source));
+  }
+}
+
+void read_streams(const YAML::Node& node, Diagnostics& diag, Config& config) {
+  if (!node.IsMap()) {
+    diag.add(node.Mark(), fmt::format("streams: expected a mapping of id to stream, got {}", node_kind(node)));
+    return;
+  }
+  std::vector<std::string> source_ids;
+  for (const auto& s : config.sources) {
+    source_ids.push_back(s.id);
+  }
+  std::vector<std::string> keys;
+  for (const auto& row : k_stream_options) {
+    keys.emplace_back(row.name);
+  }
+  for (const auto& kv : node) {
+    StreamConfig stream;
+    stream.id = kv.first.Scalar();
+    const std::string what = "streams." + stream.id;
+    if (!is_slug(stream.id)) {
+      diag.add(kv.first.Mark(), fmt::format("{}: id must be letters, digits, '-', '_' or '.'", what));
+    }
+    const YAML::Node& body = kv.second;
+    if (!body.IsMap()) {
+      diag.add(body.Mark(), fmt::format("{}: expected a mapping with 'sources', got {}", what, node_kind(body)));
+      continue;
+    }
+    for (const auto& field : body) {
+      const std::string key = field.first.Scalar();
+      if (key == "title") {
+        if (field.second.IsScalar()) {
+          stream.title = field.second.Scalar();
+        } else {
+          diag.add(field.second.Mark(), fmt::format("{}.title: expected a string, got {}", what, node_kind(field.second)));
+        }
+      } else if (key == "sources") {
+        if (!field.second.IsSequence()) {
+          diag.add(field.second.Mark(), fmt::format("{}.sources: expected a list of source ids, got {}", what,
+                                                    node_kind(field.second)));
+          continue;
+        }
+        for (const auto& item : field.second) {
+          const std::string id = item.IsScalar() ? item.Scalar() : "";
+          if (config.find_source(id) == nullptr) {
+            diag.add(item.Mark(), fmt::format("{}.sources: no source named '{}'{}", what, id,
+                                              did_you_mean(id, source_ids)));
+            continue;
+          }
+          stream.sources.push_back(id);
+        }
+      } else {
+        diag.add(field.first.Mark(), fmt::format("{}: unknown key '{}'{}", what, key, did_you_mean(key, keys)));
+      }
+    }
+    config.streams.push_back(std::move(stream));
+  }
+}
+
+std::string scalar_or_report(const YAML::Node& node, std::string_view what, Diagnostics& diag) {
+  if (!node.IsScalar()) {
+    diag.add(node.Mark(), fmt::format("{}: expected a string, got {}", what, node_kind(node)));
+    return {};
+  }
+  return node.Scalar();
+}
+
+}  // namespace
+
+const SourceConfig* Config::find_source(std::string_view id) const {
+  const auto it = std::find_if(sources.begin(), sources.end(), [&](const auto& s) { return s.id == id; });
+  return it == sources.end() ? nullptr : &*it;
+}
+
+const StreamConfig* Config::find_stream(std::string_view id) const {
+  const auto it = std::find_if(streams.begin(), streams.end(), [&](const auto& s) { return s.id == id; });
+  return it == streams.end() ? nullptr : &*it;
+}
+
+std::string Config::stream_of(std::string_view source_id) const {
+  for (const auto& stream : streams) {
+    if (std::find(stream.sources.begin(), stream.sources.end(), source_id) != stream.sources.end()) {
+      return stream.id;
+    }
+  }
+  return {};
+}
+
+EnvLookup process_env() {
+  return [](std::string_view name) -> std::optional<std::string> {
+    const char* value = std::getenv(std::string{name}.c_str());
+    return value == nullptr ? std::nullopt : std::optional<std::string>{value};
+  };
+}
+
+std::string nearest(std::string_view word, const std::vector<std::string>& candidates) {
+  std::string best;
+  std::size_t best_distance = 3;
+  for (const auto& candidate : candidates) {
+    std::vector<std::size_t> row(candidate.size() + 1);
+    for (std::size_t j = 0; j <= candidate.size(); ++j) {
+      row[j] = j;
+    }
+    for (std::size_t i = 1; i <= word.size(); ++i) {
+      std::size_t diagonal = row[0];
+      row[0] = i;
+      for (std::size_t j = 1; j <= candidate.size(); ++j) {
+        const std::size_t above = row[j];
+        const std::size_t cost = std::tolower(static_cast<unsigned char>(word[i - 1])) ==
+                                         std::tolower(static_cast<unsigned char>(candidate[j - 1]))
+                                     ? 0
+                                     : 1;
+        row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + cost});
+        diagonal = above;
+      }
+    }
+    const std::size_t distance = row[candidate.size()];
+    if (distance < best_distance && distance < std::max<std::size_t>(word.size(), 2)) {
+      best_distance = distance;
+      best = candidate;
+    }
+  }
+  return best;
+}
+
+Result<Config> parse_config(std::string_view text, const fs::path& path, const EnvLookup& env) {
+  const fs::path absolute = fs::absolute(path).lexically_normal();
+  const fs::path base_dir = absolute.parent_path();
+  const std::string shown = path.string();
+  Diagnostics diag{shown};
+
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string{text});
+  } catch (const YAML::ParserException& e) {
+    diag.add(e.mark, fmt::format("not valid YAML: {}", e.msg));
+    return fail(Errc::config, diag.join());
+  }
+  Config config;
+  config.path = absolute;
+  if (root.IsNull()) {
+    root = YAML::Node(YAML::NodeType::Map);
+  }
+  if (!root.IsMap()) {
+    diag.add(root.Mark(), fmt::format("expected a mapping at the top level, got {}", node_kind(root)));
+    return fail(Errc::config, diag.join());
+  }
+
+  std::vector<std::string> all_keys = k_top_level_keys;
+  for (const auto& kv : root) {
+    const std::string key = kv.first.Scalar();
+    if (std::find(k_top_level_keys.begin(), k_top_level_keys.end(), key) != k_top_level_keys.end()) {
+      continue;
+    }
+    if (std::find(k_future_keys.begin(), k_future_keys.end(), key) != k_future_keys.end()) {
+      diag.add(kv.first.Mark(), fmt::format("'{}' is not supported by vibe {} yet", key, VIBE_VERSION));
+    } else {
+      diag.add(kv.first.Mark(), fmt::format("unknown top-level key '{}'{}", key, did_you_mean(key, all_keys)));
+    }
+  }
+
+  if (const YAML::Node version = root["version"]) {
+    if (!version.IsScalar() || version.Scalar() != "1") {
+      diag.add(version.Mark(), "version: this vibe reads version 1 files");
+    }
+  }
+  std::string data_dir = ".vibe";
+  if (const YAML::Node node = root["data_dir"]) {
+    data_dir = expand_env(scalar_or_report(node, "data_dir", diag), node.Mark(), env, diag);
+  }
+  config.data_dir = resolve_path(base_dir, data_dir);
+  config.store = "sqlite:" + (fs::path{data_dir} / "vibe.db").string();
+  config.sqlite_path = config.data_dir / "vibe.db";
+  if (const YAML::Node node = root["store"]) {
+    const std::string store = expand_env(scalar_or_report(node, "store", diag), node.Mark(), env, diag);
+    if (store.rfind("sqlite:", 0) == 0 && store.size() > 7) {
+      config.store = node.Scalar();
+      config.sqlite_path = resolve_path(base_dir, store.substr(7));
+    } else if (store.rfind("postgres://", 0) == 0 || store.rfind("postgresql://", 0) == 0) {
+      diag.add(node.Mark(), "store: PostgreSQL is not supported by this version yet; use sqlite:PATH");
+    } else if (!store.empty()) {
+      diag.add(node.Mark(), fmt::format("store: '{}' is not a store URL (want sqlite:PATH)", node.Scalar()));
+    }
+  }
+  if (const YAML::Node node = root["buffer"]) {
+    if (!node.IsMap()) {
+      diag.add(node.Mark(), fmt::format("buffer: expected a mapping, got {}", node_kind(node)));
+    } else {
+      OptionValues values;
+      read_options(node, k_buffer_options, "buffer", {}, env, base_dir, diag, values);
+      if (values.has("max_events") && values.has("max_delay") && values.has("max_pending")) {
+        config.buffer.max_events = static_cast<std::size_t>(std::max<std::int64_t>(1, values.integer("max_events")));
+        config.buffer.max_delay = values.duration("max_delay");
+        config.buffer.max_pending = static_cast<std::size_t>(std::max<std::int64_t>(1, values.integer("max_pending")));
+      }
+    }
+  }
+  if (const YAML::Node node = root["sources"]) {
+    read_sources(node, env, base_dir, diag, config);
+  }
+  if (const YAML::Node node = root["streams"]) {
+    read_streams(node, diag, config);
+  }
+  if (!diag.empty()) {
+    return fail(Errc::config, diag.join());
+  }
+  return config;
+}
+
+Result<Config> load_config(const fs::path& path, const EnvLookup& env) {
+  std::ifstream in{path, std::ios::binary};
+  if (!in) {
+    return fail(Errc::config, fmt::format("{}: cannot read config file: {}", path.string(),
+                                          std::error_code{errno, std::generic_category()}.message()));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_config(text.str(), path, env);
+}
+
+fs::path resolve_config_path(const std::optional<std::string>& flag, const EnvLookup& env) {
+  if (flag) {
+    return *flag;
+  }
+  if (auto from_env = env("VIBE_CONFIG"); from_env && !from_env->empty()) {
+    return *from_env;
+  }
+  return "vibe.yaml";
+}
+
+}  // namespace vibe::core

@@ -1,0 +1,78 @@
+#pragma once
+
+#include "core/duration.hpp"
+#include "core/error.hpp"
+#include "core/options.hpp"
+
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// vibe.yaml: the user's sources and streams. Loading checks the whole file
+// against the option tables and reports every mistake at once, each as
+// "FILE:LINE:COL: what is wrong" with a suggestion for a likely typo.
+// Relative paths in the file (data_dir, store, file: URLs) are resolved
+// against the directory of the file, so a config means the same thing from
+// any working directory.
+namespace vibe::core {
+
+struct SourceConfig {
+  std::string id;
+  std::string type;
+  OptionValues options;  // checked against the kind's option table
+  int line = 0;          // 1-based line of the source's key in the file
+};
+
+struct StreamConfig {
+  std::string id;
+  std::string title;
+  std::vector<std::string> sources;
+};
+
+// Group-commit limits of the single store writer (DESIGN.md §4).
+struct BufferConfig {
+  std::size_t max_events = 1000;
+  Millis max_delay{5};
+  std::size_t max_pending = 50'000;
+};
+
+struct Config {
+  std::filesystem::path path;      // the file, absolute
+  std::filesystem::path data_dir;  // absolute
+  std::string store;               // as written, e.g. "sqlite:.vibe/vibe.db"
+  std::filesystem::path sqlite_path;  // absolute
+  BufferConfig buffer;
+  std::vector<SourceConfig> sources;  // in file order
+  std::vector<StreamConfig> streams;  // in file order
+
+  const SourceConfig* find_source(std::string_view id) const;
+  const StreamConfig* find_stream(std::string_view id) const;
+  // The first stream (in file order) that lists `source_id`, or "".
+  std::string stream_of(std::string_view source_id) const;
+};
+
+// Reads an environment variable; nullopt when unset. Injected so tests need
+// not touch the process environment.
+using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
+EnvLookup process_env();
+
+// Parses config text. `path` names the file in messages and anchors relative
+// paths. Errors: Errc::config with one "FILE:LINE:COL: ..." line per mistake,
+// joined by '\n'.
+Result<Config> parse_config(std::string_view text, const std::filesystem::path& path,
+                            const EnvLookup& env);
+
+// Reads and parses the file at `path`.
+Result<Config> load_config(const std::filesystem::path& path, const EnvLookup& env);
+
+// Which file to use: `flag` (-c) if given, else $VIBE_CONFIG, else ./vibe.yaml.
+std::filesystem::path resolve_config_path(const std::optional<std::string>& flag, const EnvLookup& env);
+
+// Levenshtein-nearest candidate within distance 2, or "" (for "did you mean").
+std::string nearest(std::string_view word, const std::vector<std::string>& candidates);
+
+}  // namespace vibe::core

@@ -1,0 +1,35 @@
+#pragma once
+
+#include "core/time.hpp"
+
+#include <cstdint>
+#include <string>
+
+namespace vibe::core {
+
+// One item on a timeline (DESIGN.md §2). `id` is assigned by the store when
+// the event is committed and is monotonic; it is 0 before that.
+// `(source_id, dedup_key)` is unique: storing the same pair twice keeps the first.
+struct Event {
+  std::int64_t id = 0;
+  std::string stream_id;  // the first stream that lists the source; empty if none
+  std::string source_id;
+  std::string type;        // e.g. "feed_item"
+  UnixMicros occurred_at = 0;  // from the source; the fetch time when it gives none
+  UnixMicros ingested_at = 0;  // set when the event is written
+  std::string content;     // a JSON object, serialized
+  std::string url;
+  std::string dedup_key;
+};
+
+}  // namespace vibe::core
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace vibe::core {
+
+// The event as vibe prints it (`--json`): times RFC 3339 UTC, content as a
+// JSON object, empty fields omitted.
+nlohmann::json to_json(const Event& event);
+
+}  // namespace vibe::core

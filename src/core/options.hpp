@@ -1,0 +1,65 @@
+#pragma once
+
+#include "core/duration.hpp"
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+// Declarative option tables, in the manner of Fluent Bit's config_map. Every
+// adapter kind lists its options once; config loading checks each key against
+// the rows (unknown key, wrong type, missing required option), and help text
+// and the man page come from the same rows.
+namespace vibe::core {
+
+enum class OptionType { string, url, duration, integer, boolean };
+
+inline constexpr const char* k_required = nullptr;
+
+struct OptionSpec {
+  const char* name;
+  OptionType type;
+  const char* default_value;  // k_required (nullptr) when the option must be given
+  const char* help;
+};
+
+std::string_view option_type_name(OptionType type);
+
+// One resolved option. `value` has ${VAR} expanded and may hold a secret; it
+// is only for use. `display` is the text as written in the file (${VAR} left
+// in place): the only form that may be logged, printed or stored.
+struct OptionValue {
+  std::string value;
+  std::string display;
+};
+
+// The options of one configured adapter, validated against its table: every
+// row has a value (given or default), and each value parses as its type.
+class OptionValues {
+public:
+  void set(std::string name, OptionValue value) { m_values[std::move(name)] = std::move(value); }
+
+  bool has(std::string_view name) const { return m_values.find(std::string{name}) != m_values.end(); }
+
+  // REQUIRES: `name` is a row of the table these values were checked against.
+  const std::string& get(std::string_view name) const;
+  const std::string& display(std::string_view name) const;
+  Millis duration(std::string_view name) const;
+  std::int64_t integer(std::string_view name) const;
+  bool boolean(std::string_view name) const;
+
+  const std::map<std::string, OptionValue, std::less<>>& all() const { return m_values; }
+
+private:
+  std::map<std::string, OptionValue, std::less<>> m_values;
+};
+
+// Checks `text` as a value of `type`; returns an error message or nullopt.
+std::optional<std::string> check_option_value(OptionType type, std::string_view text);
+
+// Parses a boolean the way YAML 1.2 core schema spells it (true/false).
+std::optional<bool> parse_bool(std::string_view text);
+
+}  // namespace vibe::core

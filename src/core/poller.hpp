@@ -1,0 +1,58 @@
+#pragma once
+
+#include "core/config.hpp"
+#include "core/error.hpp"
+#include "core/event.hpp"
+
+#include <spdlog/logger.h>
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace vibe::core {
+
+class Store;
+class BatchWriter;
+
+enum class PollOutcome { ok, not_modified, deferred, failed };
+
+std::string_view outcome_name(PollOutcome outcome);
+
+// What one source's poll did.
+struct SourceReport {
+  std::string source_id;
+  PollOutcome outcome = PollOutcome::ok;
+  std::size_t new_events = 0;
+  std::size_t duplicates = 0;
+  std::size_t skipped = 0;
+  long http_status = 0;
+  std::string error;                 // set when failed (or deferred: why)
+  std::vector<std::string> notes;    // skipped items and warnings
+  std::chrono::microseconds elapsed{0};
+};
+
+struct PollReport {
+  std::vector<SourceReport> sources;  // in the order asked for
+  std::vector<Event> events;          // dry run only: what would be stored
+
+  bool any_failed() const;
+};
+
+enum class DryRun { no, yes };
+
+// Polls `source_ids` (all configured sources when empty) once, concurrently.
+// With DryRun::no, `store` provides each source's conditional-GET state and
+// `writer` commits each source's events together with its new state; counts
+// are final only after commit. With DryRun::yes nothing is read from or
+// written to the store (both may be null) and the parsed events are returned.
+// A source whose server asked to wait (Retry-After) is `deferred` until then.
+// Errors: Errc::usage for an unknown source id; per-source failures are in
+// the report, not an Error.
+Result<PollReport> poll_sources(const Config& config, std::span<const std::string> source_ids, Store* store,
+                                BatchWriter* writer, DryRun dry_run, std::shared_ptr<spdlog::logger> log);
+
+}  // namespace vibe::core

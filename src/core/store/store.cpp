@@ -1,0 +1,30 @@
+#include "core/store/store.hpp"
+
+#include "core/config.hpp"
+#include "core/store/sqlite_store.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace vibe::core {
+
+Result<std::unique_ptr<Store>> open_store(const Config& config) {
+  return open_sqlite_store(config.sqlite_path);
+}
+
+std::pair<std::vector<CatalogSource>, std::vector<CatalogStream>> catalog_of(const Config& config) {
+  std::vector<CatalogSource> sources;
+  for (const auto& source : config.sources) {
+    nlohmann::json options = nlohmann::json::object();
+    for (const auto& [name, value] : source.options.all()) {
+      options[name] = value.display;
+    }
+    sources.push_back({source.id, source.type, options.dump()});
+  }
+  std::vector<CatalogStream> streams;
+  for (const auto& stream : config.streams) {
+    streams.push_back({stream.id, stream.title, stream.sources});
+  }
+  return {std::move(sources), std::move(streams)};
+}
+
+}  // namespace vibe::core

@@ -1,0 +1,105 @@
+#pragma once
+
+#include "core/error.hpp"
+#include "core/event.hpp"
+#include "core/source.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+// The persistent store behind an interface: SQLite today, PostgreSQL later.
+// Nothing outside src/core/store/ speaks SQL.
+namespace vibe::core {
+
+struct Config;
+
+// What a source's poll leaves behind besides its events: its new PollState,
+// plus what was skipped (recorded so `vibe poll` and later `vibe status` can
+// show it).
+struct SourceStateUpdate {
+  std::string source_id;
+  PollState state;
+  std::int64_t skipped = 0;
+  std::vector<std::string> notes;  // skipped-item reasons and warnings of the last poll
+};
+
+// One producer's contribution to a group commit: its events and, optionally,
+// its source's new state, stored in the same transaction.
+struct WriteRequest {
+  std::vector<Event> events;
+  std::optional<SourceStateUpdate> state;
+};
+
+struct WriteResult {
+  std::size_t inserted = 0;
+  std::size_t duplicates = 0;
+  std::vector<std::int64_t> ids;  // one per event; 0 for a duplicate
+};
+
+// Which events a query covers. Empty `stream_id` and `source_id` mean all.
+// `since`/`until` bound occurred_at (inclusive, exclusive).
+struct EventQuery {
+  std::string stream_id;
+  std::string source_id;
+  std::optional<UnixMicros> since;
+  std::optional<UnixMicros> until;
+  std::size_t limit = 50;
+};
+
+struct TopicStats {
+  std::int64_t total = 0;
+  std::int64_t last_minute = 0;  // ingested in the 60 s before `now`
+  std::optional<UnixMicros> last_occurred_at;
+  std::optional<UnixMicros> last_ingested_at;
+  std::vector<std::pair<std::string, std::int64_t>> by_source;  // largest first
+};
+
+struct CatalogSource {
+  std::string id;
+  std::string type;
+  std::string config_json;  // display values only: never a secret
+};
+
+struct CatalogStream {
+  std::string id;
+  std::string title;
+  std::vector<std::string> sources;
+};
+
+// Thread-safe: every method may be called from any thread; calls are
+// serialized inside. All methods block on disk I/O.
+class Store {
+public:
+  virtual ~Store() = default;
+
+  // Records the configured streams and sources (upsert; stream membership
+  // replaced), so the store can answer stream:<id> queries on its own.
+  virtual Result<void> sync_catalog(std::span<const CatalogSource> sources,
+                                    std::span<const CatalogStream> streams) = 0;
+
+  // Commits all requests in one transaction. Events whose
+  // (source_id, dedup_key) exists are counted as duplicates and not stored.
+  // On error nothing of the batch is stored.
+  virtual Result<std::vector<WriteResult>> write(std::span<const WriteRequest> batch, UnixMicros now) = 0;
+
+  // The state of a source; a default PollState when it was never polled.
+  virtual Result<PollState> poll_state(const std::string& source_id) = 0;
+
+  // Newest first by occurred_at, then id.
+  virtual Result<std::vector<Event>> events(const EventQuery& query) = 0;
+
+  virtual Result<TopicStats> stats(const EventQuery& query, UnixMicros now) = 0;
+};
+
+// Opens the store a config names, creating it and applying migrations.
+Result<std::unique_ptr<Store>> open_store(const Config& config);
+
+// The catalog rows for a config (secrets stay out: display values only).
+std::pair<std::vector<CatalogSource>, std::vector<CatalogStream>> catalog_of(const Config& config);
+
+}  // namespace vibe::core
