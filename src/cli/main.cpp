@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -68,8 +69,19 @@ int main(int argc, char** argv) {
   auto result = run();
   std::fflush(stdout);
   if (!result) {
-    std::fprintf(stderr, "vibe: %s\n", result.error().message.c_str());
-    return exit_code_for(result.error().code);
+    const auto& error = result.error();
+    if (error.code == core::Errc::config) {
+      // One "FILE:LINE:COL: ..." per line, as compilers print them, so
+      // editors can jump to each; then a count when there are several.
+      std::fprintf(stderr, "%s\n", error.message.c_str());
+      const auto lines = std::count(error.message.begin(), error.message.end(), '\n') + 1;
+      if (lines > 1) {
+        std::fprintf(stderr, "vibe: %ld errors in config\n", static_cast<long>(lines));
+      }
+    } else {
+      std::fprintf(stderr, "vibe: %s\n", error.message.c_str());
+    }
+    return exit_code_for(error.code);
   }
   return *result;
 }

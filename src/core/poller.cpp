@@ -130,7 +130,7 @@ Result<PollReport> poll_sources(const Config& config, std::span<const std::strin
     } else {
       r.http_status = response->status;
       r.elapsed = response->elapsed;
-      const std::string shown = redact_url(target.config->options.get("url"));
+      const std::string shown = redact_url(target.config->options.display("url"));
       if (response->status == 304) {
         r.outcome = PollOutcome::not_modified;
         update.state.last_error.clear();

@@ -11,6 +11,7 @@ namespace vibe::core {
 // unconditional request.
 struct FetchRequest {
   std::string url;
+  std::string display_url;  // how messages name the URL (no secrets); redact_url(url) when empty
   std::string etag;
   std::string last_modified;
   std::chrono::milliseconds timeout{30'000};

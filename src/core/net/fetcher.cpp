@@ -159,7 +159,7 @@ std::unique_ptr<Transfer> start(std::size_t index, const FetchRequest& request) 
 }
 
 Result<FetchResponse> finish(Transfer& t, CURLcode code) {
-  const std::string shown = redact_url(t.request->url);
+  const std::string shown = t.request->display_url.empty() ? redact_url(t.request->url) : t.request->display_url;
   if (t.too_large || code == CURLE_FILESIZE_EXCEEDED) {
     return fail(Errc::network, fmt::format("{}: response larger than {} bytes", shown, t.request->max_bytes));
   }

@@ -1,6 +1,7 @@
 #include "core/sources/rss.hpp"
 
 #include "core/hash.hpp"
+#include "core/net/fetcher.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -23,6 +24,8 @@ public:
   FetchRequest request(const PollState& state) const override {
     FetchRequest request;
     request.url = m_spec.options.get("url");
+    // The URL as written, ${VAR} unexpanded: safe to show, wherever the secret sits.
+    request.display_url = redact_url(m_spec.options.display("url"));
     request.etag = state.etag;
     request.last_modified = state.last_modified;
     request.timeout = m_spec.options.duration("timeout");

@@ -1,0 +1,158 @@
+#include "core/config.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <map>
+
+using namespace vibe::core;
+
+namespace {
+
+EnvLookup fake_env(std::map<std::string, std::string> vars) {
+  return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
+    const auto it = vars.find(std::string{name});
+    return it == vars.end() ? std::nullopt : std::optional<std::string>{it->second};
+  };
+}
+
+Result<Config> parse(std::string_view text, std::map<std::string, std::string> env = {}) {
+  return parse_config(text, "/etc/vibe/vibe.yaml", fake_env(std::move(env)));
+}
+
+}  // namespace
+
+TEST_SUITE("core::config") {
+  TEST_CASE("a minimal file gets defaults resolved against its directory") {
+    auto config = parse("sources:\n  hn: { type: rss, url: \"https://news.example/rss\" }\n");
+    REQUIRE(config);
+    CHECK(config->data_dir == "/etc/vibe/.vibe");
+    CHECK(config->sqlite_path == "/etc/vibe/.vibe/vibe.db");
+    REQUIRE(config->sources.size() == 1);
+    CHECK(config->sources[0].options.get("every") == "15m");
+    CHECK(config->sources[0].options.duration("every") == std::chrono::minutes{15});
+    CHECK(config->buffer.max_events == 1000);
+  }
+
+  TEST_CASE("an empty file is a valid config with nothing in it") {
+    auto config = parse("");
+    REQUIRE(config);
+    CHECK(config->sources.empty());
+  }
+
+  TEST_CASE("file: URLs and the store path are relative to the config file") {
+    auto config = parse("store: sqlite:data/x.db\nsources:\n  a: { type: rss, url: \"file:feeds/a.xml\" }\n");
+    REQUIRE(config);
+    CHECK(config->sqlite_path == "/etc/vibe/data/x.db");
+    CHECK(config->sources[0].options.get("url") == "file:///etc/vibe/feeds/a.xml");
+  }
+
+  TEST_CASE("an unknown key names line and column and suggests the likely key") {
+    auto config = parse("sources:\n  hn:\n    type: rss\n    url: https://a.example/\n    evry: 5m\n");
+    REQUIRE(!config);
+    CHECK(config.error().code == Errc::config);
+    CHECK(config.error().message ==
+          "/etc/vibe/vibe.yaml:5:5: sources.hn: unknown key 'evry' (did you mean 'every'?)");
+  }
+
+  TEST_CASE("every mistake is reported, not just the first") {
+    auto config = parse(
+        "version: 2\n"
+        "sourcs: {}\n"
+        "sources:\n"
+        "  a: { type: rss, url: \"ftp://x/\" }\n"
+        "  b: { type: rss }\n"
+        "  c: { type: rss, url: \"https://c.example/\", every: 0s }\n"
+        "streams:\n"
+        "  s: { sources: [a, z] }\n");
+    REQUIRE(!config);
+    const std::string& m = config.error().message;
+    CHECK(m.find("vibe.yaml:1:10: version: this vibe reads version 1 files") != std::string::npos);
+    CHECK(m.find("vibe.yaml:2:1: unknown top-level key 'sourcs' (did you mean 'sources'?)") != std::string::npos);
+    CHECK(m.find("vibe.yaml:4:25: sources.a.url: unsupported URL scheme 'ftp'") != std::string::npos);
+    CHECK(m.find("vibe.yaml:5:6: sources.b: missing required key 'url'") != std::string::npos);
+    CHECK(m.find("sources.c.every: duration '0s' must be greater than zero") != std::string::npos);
+    CHECK(m.find("vibe.yaml:8:21: streams.s.sources: no source named 'z'") != std::string::npos);
+    CHECK(std::count(m.begin(), m.end(), '\n') == 5);
+  }
+
+  TEST_CASE("${VAR} is expanded for use but the display form keeps the reference") {
+    auto config = parse("sources:\n  p: { type: rss, url: \"https://x.example/f?token=${TOKEN}\" }\n",
+                        {{"TOKEN", "hunter2"}});
+    REQUIRE(config);
+    CHECK(config->sources[0].options.get("url") == "https://x.example/f?token=hunter2");
+    CHECK(config->sources[0].options.display("url") == "https://x.example/f?token=${TOKEN}");
+  }
+
+  TEST_CASE("an unset variable is an error at its value") {
+    auto config = parse("sources:\n  p: { type: rss, url: \"https://x/${NOPE}\" }\n");
+    REQUIRE(!config);
+    CHECK(config.error().message == "/etc/vibe/vibe.yaml:2:23: environment variable NOPE is not set");
+  }
+
+  TEST_CASE("a secret that makes a value invalid is not echoed") {
+    auto config = parse("sources:\n  p: { type: rss, url: \"${URL}\" }\n", {{"URL", "not a url hunter2"}});
+    REQUIRE(!config);
+    CHECK(config.error().message.find("hunter2") == std::string::npos);
+    CHECK(config.error().message.find("value of '${URL}' is not a valid url") != std::string::npos);
+  }
+
+  TEST_CASE("$$ is a literal dollar") {
+    auto config = parse("sources:\n  p: { type: rss, url: \"https://x.example/$$5\" }\n");
+    REQUIRE(config);
+    CHECK(config->sources[0].options.get("url") == "https://x.example/$5");
+  }
+
+  TEST_CASE("YAML syntax errors carry line and column") {
+    auto config = parse("sources:\n  a: [\n");
+    REQUIRE(!config);
+    CHECK(config.error().message.rfind("/etc/vibe/vibe.yaml:", 0) == 0);
+    CHECK(config.error().message.find("not valid YAML") != std::string::npos);
+  }
+
+  TEST_CASE("keys of later versions are named as unsupported, not as typos") {
+    auto config = parse("cron: []\n");
+    REQUIRE(!config);
+    CHECK(config.error().message.find("'cron' is not supported by vibe") != std::string::npos);
+  }
+
+  TEST_CASE("wrong shapes are reported with what was found") {
+    auto config = parse("sources:\n  a: [1, 2]\nstreams:\n  s: { sources: hn }\n");
+    REQUIRE(!config);
+    CHECK(config.error().message.find("sources.a: expected a mapping with at least 'type', got a list") !=
+          std::string::npos);
+    CHECK(config.error().message.find("streams.s.sources: expected a list of source ids, got a scalar") !=
+          std::string::npos);
+  }
+
+  TEST_CASE("buffer limits are read and checked") {
+    auto config = parse("buffer: { max_events: 500, max_delay: 20ms, max_pending: 9000 }\n");
+    REQUIRE(config);
+    CHECK(config->buffer.max_events == 500);
+    CHECK(config->buffer.max_delay == std::chrono::milliseconds{20});
+    CHECK(config->buffer.max_pending == 9000);
+    CHECK(!parse("buffer: { max_events: lots }\n"));
+  }
+
+  TEST_CASE("streams know their sources and a source knows its first stream") {
+    auto config = parse(
+        "sources:\n  a: { type: rss, url: \"https://a.example/\" }\n  b: { type: rss, url: \"https://b.example/\" }\n"
+        "streams:\n  one: { title: One, sources: [b] }\n  two: { sources: [a, b] }\n");
+    REQUIRE(config);
+    CHECK(config->stream_of("b") == "one");
+    CHECK(config->stream_of("a") == "two");
+    CHECK(config->find_stream("one")->title == "One");
+  }
+
+  TEST_CASE("the config file is found by flag, then $VIBE_CONFIG, then ./vibe.yaml") {
+    CHECK(resolve_config_path(std::string{"x.yaml"}, fake_env({{"VIBE_CONFIG", "y.yaml"}})) == "x.yaml");
+    CHECK(resolve_config_path(std::nullopt, fake_env({{"VIBE_CONFIG", "y.yaml"}})) == "y.yaml");
+    CHECK(resolve_config_path(std::nullopt, fake_env({})) == "vibe.yaml");
+  }
+
+  TEST_CASE("nearest suggests only close words") {
+    CHECK(nearest("evry", {"every", "url"}) == "every");
+    CHECK(nearest("zzzzzz", {"every", "url"}).empty());
+    CHECK(nearest("URL", {"every", "url"}) == "url");
+  }
+}

@@ -1,0 +1,143 @@
+#include "core/store/sqlite_store.hpp"
+
+#include "store_helpers.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace vibe::core;
+using vibe::test::make_event;
+using vibe::test::TempDir;
+
+namespace {
+
+std::unique_ptr<Store> open(const TempDir& dir) {
+  auto store = open_sqlite_store(dir.path() / "sub" / "vibe.db");
+  REQUIRE(store);
+  return std::move(*store);
+}
+
+WriteRequest request(std::vector<Event> events) {
+  return WriteRequest{std::move(events), std::nullopt};
+}
+
+}  // namespace
+
+TEST_SUITE("core::store::sqlite") {
+  TEST_CASE("a (source, dedup_key) pair is stored once; ids are assigned and increase") {
+    TempDir dir;
+    auto store = open(dir);
+    std::vector<WriteRequest> batch;
+    batch.push_back(request({make_event("a", "1"), make_event("a", "2"), make_event("b", "1")}));
+    batch.push_back(request({make_event("a", "1"), make_event("a", "3")}));
+    auto results = store->write(batch, 5);
+    REQUIRE(results);
+    CHECK((*results)[0].inserted == 3);
+    CHECK((*results)[1].inserted == 1);
+    CHECK((*results)[1].duplicates == 1);
+    CHECK((*results)[1].ids[0] == 0);
+    CHECK((*results)[0].ids[1] > (*results)[0].ids[0]);
+    CHECK((*results)[1].ids[1] > (*results)[0].ids[2]);
+    auto stats = store->stats({}, 5);
+    REQUIRE(stats);
+    CHECK(stats->total == 4);
+  }
+
+  TEST_CASE("events come back newest first and filtered") {
+    TempDir dir;
+    auto store = open(dir);
+    std::vector<WriteRequest> batch{request({make_event("a", "old", 100), make_event("a", "new", 300),
+                                             make_event("b", "mid", 200)})};
+    REQUIRE(store->write(batch, 1000));
+    auto all = store->events({});
+    REQUIRE(all);
+    REQUIRE(all->size() == 3);
+    CHECK((*all)[0].dedup_key == "new");
+    CHECK((*all)[2].dedup_key == "old");
+    CHECK((*all)[0].ingested_at == 1000);
+
+    EventQuery only_a;
+    only_a.source_id = "a";
+    CHECK(store->events(only_a)->size() == 2);
+    EventQuery window;
+    window.since = 150;
+    window.until = 300;
+    auto windowed = store->events(window);
+    REQUIRE(windowed->size() == 1);
+    CHECK((*windowed)[0].dedup_key == "mid");
+    EventQuery limited;
+    limited.limit = 1;
+    CHECK(store->events(limited)->size() == 1);
+  }
+
+  TEST_CASE("stream queries follow the catalog's membership") {
+    TempDir dir;
+    auto store = open(dir);
+    std::vector<CatalogSource> sources{{"a", "rss", "{}"}, {"b", "rss", "{}"}};
+    std::vector<CatalogStream> streams{{"s", "S", {"a"}}};
+    REQUIRE(store->sync_catalog(sources, streams));
+    std::vector<WriteRequest> batch{request({make_event("a", "1"), make_event("b", "1")})};
+    REQUIRE(store->write(batch, 1));
+    EventQuery q;
+    q.stream_id = "s";
+    CHECK(store->events(q)->size() == 1);
+    streams[0].sources = {"a", "b"};
+    REQUIRE(store->sync_catalog(sources, streams));
+    CHECK(store->events(q)->size() == 2);
+    auto stats = store->stats(q, 1);
+    REQUIRE(stats);
+    CHECK(stats->by_source.size() == 2);
+  }
+
+  TEST_CASE("poll state is written with the events and read back") {
+    TempDir dir;
+    auto store = open(dir);
+    CHECK(store->poll_state("a")->last_poll_at == 0);
+    PollState state;
+    state.etag = "\"abc\"";
+    state.last_modified = "Tue, 10 Jun 2003 04:00:00 GMT";
+    state.last_poll_at = 42;
+    state.consecutive_failures = 3;
+    state.retry_not_before = 99;
+    std::vector<WriteRequest> batch{WriteRequest{{make_event("a", "1")}, SourceStateUpdate{"a", state, 1, {"item 2: empty"}}}};
+    REQUIRE(store->write(batch, 1));
+    auto read = store->poll_state("a");
+    REQUIRE(read);
+    CHECK(read->etag == "\"abc\"");
+    CHECK(read->last_modified == state.last_modified);
+    CHECK(read->last_poll_at == 42);
+    CHECK(read->consecutive_failures == 3);
+    CHECK(read->retry_not_before == 99);
+  }
+
+  TEST_CASE("stats count the last minute by ingest time") {
+    TempDir dir;
+    auto store = open(dir);
+    const UnixMicros now = 1'000 * k_micros_per_second;
+    std::vector<WriteRequest> old{request({make_event("a", "1", 5)})};
+    REQUIRE(store->write(old, now - 120 * k_micros_per_second));
+    std::vector<WriteRequest> recent{request({make_event("a", "2", 7)})};
+    REQUIRE(store->write(recent, now - 10 * k_micros_per_second));
+    auto stats = store->stats({}, now);
+    REQUIRE(stats);
+    CHECK(stats->total == 2);
+    CHECK(stats->last_minute == 1);
+    CHECK(*stats->last_occurred_at == 7);
+  }
+
+  TEST_CASE("reopening keeps data and does not re-run migrations") {
+    TempDir dir;
+    {
+      auto store = open(dir);
+      std::vector<WriteRequest> batch{request({make_event("a", "1")})};
+      REQUIRE(store->write(batch, 1));
+    }
+    auto store = open(dir);
+    CHECK(store->stats({}, 1)->total == 1);
+  }
+
+  TEST_CASE("a directory that cannot be created is a storage error, not a crash") {
+    auto store = open_sqlite_store("/proc/vibe-no/such/dir/vibe.db");
+    REQUIRE(!store);
+    CHECK(store.error().code == Errc::storage);
+  }
+}
