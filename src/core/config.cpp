@@ -6,6 +6,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <tuple>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -32,35 +33,46 @@ const std::vector<std::string> k_top_level_keys = {"version", "data_dir", "store
 // them apart from typos tells the user the file is not wrong, vibe is behind.
 const std::vector<std::string> k_future_keys = {"serve", "queues", "pipelines", "cron"};
 
-// Collects every mistake in the file, so one run reports them all.
+// Collects every mistake in the file, so one run reports them all, in file
+// order.
 class Diagnostics {
 public:
   explicit Diagnostics(std::string file) : m_file(std::move(file)) {}
 
   void add(const YAML::Mark& mark, std::string message) {
     if (mark.is_null()) {
-      m_lines.push_back(fmt::format("{}: {}", m_file, message));
+      m_entries.push_back({0, 0, fmt::format("{}: {}", m_file, message)});
     } else {
-      m_lines.push_back(fmt::format("{}:{}:{}: {}", m_file, mark.line + 1, mark.column + 1, message));
+      m_entries.push_back({mark.line + 1, mark.column + 1,
+                           fmt::format("{}:{}:{}: {}", m_file, mark.line + 1, mark.column + 1, message)});
     }
   }
 
-  bool empty() const { return m_lines.empty(); }
+  bool empty() const { return m_entries.empty(); }
 
   std::string join() const {
+    std::vector<Entry> sorted = m_entries;
+    std::stable_sort(sorted.begin(), sorted.end(), [](const Entry& a, const Entry& b) {
+      return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+    });
     std::string out;
-    for (const auto& line : m_lines) {
+    for (const auto& entry : sorted) {
       if (!out.empty()) {
         out += '\n';
       }
-      out += line;
+      out += entry.text;
     }
     return out;
   }
 
 private:
+  struct Entry {
+    int line;
+    int column;
+    std::string text;
+  };
   std::string m_file;
-  std::vector<std::string> m_lines;
+  std::vector<Entry> m_entries;
 };
 
 std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates) {
@@ -151,8 +163,10 @@ void read_options(const YAML::Node& node, std::span<const OptionSpec> table, std
   for (const auto& row : table) {
     names.emplace_back(row.name);
   }
+  std::vector<std::string> given;
   for (const auto& kv : node) {
     const std::string key = kv.first.Scalar();
+    given.push_back(key);
     if (std::find(extra_keys.begin(), extra_keys.end(), key) != extra_keys.end()) {
       continue;
     }
@@ -184,8 +198,8 @@ void read_options(const YAML::Node& node, std::span<const OptionSpec> table, std
     out.set(key, OptionValue{std::move(value), raw});
   }
   for (const auto& row : table) {
-    if (out.has(row.name)) {
-      continue;
+    if (out.has(row.name) || std::find(given.begin(), given.end(), row.name) != given.end()) {
+      continue;  // set, or given but invalid (already reported)
     }
     if (row.default_value == k_required) {
       diag.add(node.Mark(), fmt::format("{}: missing required key '{}' ({})", what, row.name, row.help));
@@ -228,9 +242,10 @@ void read_sources(const YAML::Node& node, const EnvLookup& env, const fs::path& 
     if (kind == nullptr) {
       diag.add(type.Mark(), fmt::format("{}.type: unknown source type '{}'{}", what, source.type,
                                         did_you_mean(source.type, kinds)));
-      continue;
+    } else {
+      read_options(body, kind->options, what, {"type"}, env, base_dir, diag, source.options);
     }
-    read_options(body, kind->options, what, {"type"}, env, base_dir, diag, source.options);
+    // Kept even when invalid, so streams that name it are not reported too.
     config.sources.push_back(std::move(source));
   }
 }
@@ -349,7 +364,8 @@ std::string nearest(std::string_view word, const std::vector<std::string>& candi
       }
     }
     const std::size_t distance = row[candidate.size()];
-    if (distance < best_distance && distance < std::max<std::size_t>(word.size(), 2)) {
+    // At most two edits, and at most half the word: "z" suggests nothing.
+    if (distance < best_distance && distance * 2 <= word.size()) {
       best_distance = distance;
       best = candidate;
     }

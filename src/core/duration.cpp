@@ -27,6 +27,9 @@ Result<Millis> parse_duration(std::string_view text) {
     if (pos == start) {
       return fail(Errc::config, fmt::format("bad duration '{}' (write e.g. 30s, 5m, 1h)", text));
     }
+    while (pos < text.size() && text[pos] == ' ') {
+      ++pos;  // "5 m" reads as "5m"; "5 minutes" then names the unit it rejects
+    }
     const std::size_t unit_start = pos;
     while (pos < text.size() && std::isalpha(static_cast<unsigned char>(text[pos]))) {
       ++pos;

@@ -27,7 +27,7 @@ expect_eq "exit status" "$status" 2
 grep -q "^bad.yaml:6:5: sources.hn: unknown key 'evry' (did you mean 'every'?)$" err.txt || fail "typo: $(cat err.txt)"
 grep -q "^bad.yaml:9:10: environment variable VIBE_TEST_UNSET_TOKEN is not set$" err.txt || fail "unset var: $(cat err.txt)"
 grep -q "^bad.yaml:13:12: sources.slow.every: unknown unit 'minutes'" err.txt || fail "duration: $(cat err.txt)"
-grep -q "^bad.yaml:14:17: sources.odd.type: unknown source type 'rsss' (did you mean 'rss'?)$" err.txt || fail "type: $(cat err.txt)"
+grep -q "^bad.yaml:14:16: sources.odd.type: unknown source type 'rsss' (did you mean 'rss'?)$" err.txt || fail "type: $(cat err.txt)"
 grep -q "^bad.yaml:16:29: streams.news.sources: no source named 'hackernews'" err.txt || fail "stream ref: $(cat err.txt)"
 expect_eq "error lines" "$(grep -cE '^bad.yaml:[0-9]+:[0-9]+: ' err.txt)" 5
 grep -q "^vibe: 5 errors in config$" err.txt || fail "no summary: $(cat err.txt)"

@@ -69,7 +69,7 @@ TEST_SUITE("core::config") {
     const std::string& m = config.error().message;
     CHECK(m.find("vibe.yaml:1:10: version: this vibe reads version 1 files") != std::string::npos);
     CHECK(m.find("vibe.yaml:2:1: unknown top-level key 'sourcs' (did you mean 'sources'?)") != std::string::npos);
-    CHECK(m.find("vibe.yaml:4:25: sources.a.url: unsupported URL scheme 'ftp'") != std::string::npos);
+    CHECK(m.find("vibe.yaml:4:24: sources.a.url: unsupported URL scheme 'ftp'") != std::string::npos);
     CHECK(m.find("vibe.yaml:5:6: sources.b: missing required key 'url'") != std::string::npos);
     CHECK(m.find("sources.c.every: duration '0s' must be greater than zero") != std::string::npos);
     CHECK(m.find("vibe.yaml:8:21: streams.s.sources: no source named 'z'") != std::string::npos);
@@ -87,7 +87,7 @@ TEST_SUITE("core::config") {
   TEST_CASE("an unset variable is an error at its value") {
     auto config = parse("sources:\n  p: { type: rss, url: \"https://x/${NOPE}\" }\n");
     REQUIRE(!config);
-    CHECK(config.error().message == "/etc/vibe/vibe.yaml:2:23: environment variable NOPE is not set");
+    CHECK(config.error().message == "/etc/vibe/vibe.yaml:2:24: environment variable NOPE is not set");
   }
 
   TEST_CASE("a secret that makes a value invalid is not echoed") {

@@ -29,8 +29,8 @@ TEST_SUITE("core::duration") {
     CHECK(format_duration(90min) == "1h30m");
     CHECK(format_duration(250ms) == "250ms");
     CHECK(format_duration(0ms) == "0s");
-    for (auto d : {1ms, 1500ms, 61s, 25h}) {
-      CHECK(*parse_duration(format_duration(std::chrono::duration_cast<Millis>(d))) == d);
+    for (Millis d : {Millis{1}, Millis{1500}, Millis{61'000}, Millis{25 * 3'600'000}}) {
+      CHECK(*parse_duration(format_duration(d)) == d);
     }
   }
 }
