@@ -45,7 +45,7 @@ struct SkippedItem {
 
 struct Feed {
   std::string format;   // "rss", "rdf", "atom" or "json"
-  std::string version;  // "rss090", "rss091", "rss20", "rss", "rss10", "atom10", "atom03", "json1", "json11"
+  std::string version;  // "rss090", "rss091"-"rss094", "rss20", "rss" (no version), "rss10", "atom10", "atom03", "json1", "json11"
   std::string title;
   std::string link;
   std::string subtitle;
