@@ -1,0 +1,44 @@
+# Every command answers --help; --version and `vibe help` work; the man pages
+# render without warnings and document every command and every source option.
+. "$(dirname "$0")/lib.sh"
+"$VIBE" --version | grep -qE '^vibe [0-9]+\.[0-9]+\.[0-9]+$' || fail "version: $("$VIBE" --version)"
+"$VIBE" help | grep -q "poll" || fail "help lists no commands"
+for cmd in validate init poll events stats "feed parse" sources help; do
+  # shellcheck disable=SC2086
+  "$VIBE" $cmd --help > /dev/null || fail "'vibe $cmd --help' failed"
+done
+status=0
+"$VIBE" no-such-command 2> err.txt || status=$?
+expect_eq "unknown command exit" "$status" 2
+status=0
+"$VIBE" > /dev/null 2>&1 || status=$?
+expect_eq "no command exit" "$status" 2
+
+for page in vibe.1 vibe.yaml.5; do
+  groff -man -Tutf8 -ww -z "$VIBE_SRC/man/$page" 2> warn.txt || fail "$page does not render"
+  [ ! -s warn.txt ] || fail "$page warnings: $(cat warn.txt)"
+done
+groff -man -Tutf8 "$VIBE_SRC/man/vibe.1" 2>/dev/null | sed 's/.\x08//g' > vibe.1.txt
+for cmd in validate init poll events stats "feed parse" sources; do
+  grep -q "vibe $cmd" vibe.1.txt || fail "vibe(1) does not document 'vibe $cmd'"
+done
+groff -man -Tutf8 "$VIBE_SRC/man/vibe.yaml.5" 2>/dev/null | sed 's/.\x08//g' > vibe.yaml.5.txt
+"$VIBE" sources --json > kinds.ndjson
+[ -s kinds.ndjson ] || fail "vibe sources printed nothing"
+python3 - kinds.ndjson vibe.yaml.5.txt <<'PY' || fail "vibe.yaml(5) is out of step with the option tables"
+import json, re, sys
+page = open(sys.argv[2]).read()
+missing = []
+for line in open(sys.argv[1]):
+    kind = json.loads(line)
+    section = re.search(r"\n   " + re.escape(kind["type"]) + r"\n(.*?)(\n   \S|\nSOURCE|\nVALUES)", page, re.S)
+    if not section:
+        missing.append("type " + kind["type"])
+        continue
+    for option in kind["options"]:
+        if not re.search(r"\b" + re.escape(option["name"]) + r" \(", section.group(1)):
+            missing.append(kind["type"] + "." + option["name"])
+if missing:
+    print("undocumented:", ", ".join(missing), file=sys.stderr)
+    sys.exit(1)
+PY
