@@ -48,10 +48,12 @@ int main(int argc, char** argv) {
   cli::add_poll_command(app, global, run);
   cli::add_events_commands(app, global, run);
   cli::add_feed_commands(app, global, run);
+  cli::add_sources_command(app, global, run);
   auto* help = app.add_subcommand("help", "show this help");
   help->callback([&] {
     run = [&]() -> core::Result<int> {
-      std::fputs(app.help().c_str(), stdout);
+      // app.help() would describe the selected subcommand ("help" itself).
+      std::fputs(app.get_formatter()->make_help(&app, "vibe", CLI::AppFormatMode::Normal).c_str(), stdout);
       return 0;
     };
   });

@@ -7,6 +7,9 @@
 #include "core/store/store.hpp"
 
 #include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 namespace vibe::cli {
 
@@ -66,6 +69,23 @@ void print_report(const core::PollReport& report, bool json) {
   }
 }
 
+// "polled 37/200" on stderr while a terminal watches; nothing otherwise.
+core::PollProgress progress_printer() {
+  if (isatty(STDERR_FILENO) != 1) {
+    return {};
+  }
+  return [](std::size_t done, std::size_t total) {
+    if (total < 2) {
+      return;
+    }
+    fmt::print(stderr, "\rpolled {}/{}", done, total);
+    if (done == total) {
+      fmt::print(stderr, "\r\033[K");
+    }
+    std::fflush(stderr);
+  };
+}
+
 core::Result<int> poll(const GlobalOptions& global, const PollArgs& args) {
   auto config = load_config(global);
   if (!config) {
@@ -98,7 +118,8 @@ core::Result<int> poll(const GlobalOptions& global, const PollArgs& args) {
     return tl::unexpected(synced.error());
   }
   core::BatchWriter writer{**store, config->buffer, logging.get("store.writer")};
-  auto report = core::poll_sources(*config, args.sources, store->get(), &writer, core::DryRun::no, logging.get("poll"));
+  auto report = core::poll_sources(*config, args.sources, store->get(), &writer, core::DryRun::no, logging.get("poll"),
+                                   progress_printer());
   writer.stop();
   if (!report) {
     return tl::unexpected(report.error());

@@ -56,7 +56,8 @@ std::string http_reason(long status) {
 }  // namespace
 
 Result<PollReport> poll_sources(const Config& config, std::span<const std::string> source_ids, Store* store,
-                                BatchWriter* writer, DryRun dry_run, std::shared_ptr<spdlog::logger> log) {
+                                BatchWriter* writer, DryRun dry_run, std::shared_ptr<spdlog::logger> log,
+                                const PollProgress& progress) {
   std::vector<const SourceConfig*> selected;
   if (source_ids.empty()) {
     for (const auto& source : config.sources) {
@@ -107,6 +108,7 @@ Result<PollReport> poll_sources(const Config& config, std::span<const std::strin
     request_target.push_back(i);
   }
 
+  std::size_t fetched = 0;
   // Runs on this thread as each fetch completes: parse, then hand the result
   // to the writer without waiting, so parsing and committing overlap with
   // the transfers still in flight.
@@ -123,7 +125,7 @@ Result<PollReport> poll_sources(const Config& config, std::span<const std::strin
       r.error = message;
       update.state.last_error = std::move(message);
       ++update.state.consecutive_failures;
-      log->warn("poll failed source={} error={}", target.config->id, r.error);
+      log->info("poll failed source={} error={}", target.config->id, r.error);
     };
     if (!response) {
       record_failure(response.error().message);
@@ -179,6 +181,9 @@ Result<PollReport> poll_sources(const Config& config, std::span<const std::strin
     if (dry_run == DryRun::no) {
       write.state = std::move(update);
       target.write = writer->submit(std::move(write));
+    }
+    if (progress) {
+      progress(++fetched, requests.size());
     }
   };
   fetch_all(requests, FetcherOptions{}, on_done);

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -52,7 +53,12 @@ enum class DryRun { no, yes };
 // A source whose server asked to wait (Retry-After) is `deferred` until then.
 // Errors: Errc::usage for an unknown source id; per-source failures are in
 // the report, not an Error.
+// `progress`, when set, is called on the calling thread after each fetch
+// completes, with the number done and the total.
+using PollProgress = std::function<void(std::size_t done, std::size_t total)>;
+
 Result<PollReport> poll_sources(const Config& config, std::span<const std::string> source_ids, Store* store,
-                                BatchWriter* writer, DryRun dry_run, std::shared_ptr<spdlog::logger> log);
+                                BatchWriter* writer, DryRun dry_run, std::shared_ptr<spdlog::logger> log,
+                                const PollProgress& progress = {});
 
 }  // namespace vibe::core

@@ -1,0 +1,68 @@
+// vibe sources [KIND] [--json]: the source kinds and their options, printed
+// from the same option tables that config loading checks against.
+#include "cli/commands.hpp"
+#include "cli/render.hpp"
+
+#include "core/source.hpp"
+
+#include <fmt/format.h>
+
+namespace vibe::cli {
+
+namespace {
+
+struct SourcesArgs {
+  std::string kind;
+  bool json = false;
+};
+
+core::Result<int> list(const SourcesArgs& args) {
+  const core::SourceKind* only = nullptr;
+  if (!args.kind.empty()) {
+    only = core::find_source_kind(args.kind);
+    if (only == nullptr) {
+      std::vector<std::string> names;
+      for (const auto& kind : core::source_kinds()) {
+        names.emplace_back(kind.name);
+      }
+      return core::fail(core::Errc::usage,
+                        fmt::format("no source type '{}' (types: {})", args.kind, fmt::join(names, ", ")));
+    }
+  }
+  for (const auto& kind : core::source_kinds()) {
+    if (only != nullptr && only != &kind) {
+      continue;
+    }
+    if (args.json) {
+      nlohmann::json out{{"type", kind.name}, {"summary", kind.summary}, {"options", nlohmann::json::array()}};
+      for (const auto& option : kind.options) {
+        out["options"].push_back({{"name", option.name},
+                                  {"type", core::option_type_name(option.type)},
+                                  {"required", option.default_value == core::k_required},
+                                  {"default", option.default_value ? nlohmann::json(option.default_value) : nullptr},
+                                  {"help", option.help}});
+      }
+      print_json_line(out);
+      continue;
+    }
+    fmt::print("{}: {}\n", kind.name, kind.summary);
+    for (const auto& option : kind.options) {
+      const std::string presence =
+          option.default_value == core::k_required ? "required" : fmt::format("default {}", option.default_value);
+      fmt::print("  {:<10} {:<9} {:<18} {}\n", option.name, core::option_type_name(option.type), presence, option.help);
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_sources_command(CLI::App& app, const GlobalOptions&, Action& run) {
+  auto args = std::make_shared<SourcesArgs>();
+  auto* cmd = app.add_subcommand("sources", "list source types and their options");
+  cmd->add_option("TYPE", args->kind, "only this source type");
+  cmd->add_flag("--json", args->json, "NDJSON, one object per source type");
+  cmd->callback([&run, args] { run = [args] { return list(*args); }; });
+}
+
+}  // namespace vibe::cli
