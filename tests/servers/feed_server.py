@@ -9,6 +9,8 @@ headers, and If-None-Match / If-Modified-Since are answered with 304.
 Test hooks:
   GET /__hits             JSON {path: {status: count}} of every request so far
   GET /__status/CODE      replies CODE; ?retry_after=N adds Retry-After: N
+  GET /__redirect/N/PATH  redirects N times, then to /PATH
+  GET /__agent            the User-Agent of the last feed request
   --no-etag               serve without validators (every GET is a 200)
   --gzip                  gzip bodies when the client accepts it
 """
@@ -33,6 +35,8 @@ TYPES = {
 
 
 def make_handler(root, use_etag, use_gzip, hits, lock):
+    last_agent = [""]
+
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -62,6 +66,15 @@ def make_handler(root, use_etag, use_gzip, hits, lock):
                 with lock:
                     body = json.dumps(hits).encode()
                 return self.reply(200, body, {"Content-Type": "application/json"})
+            if path == "/__agent":
+                with lock:
+                    body = last_agent[0].encode()
+                return self.reply(200, body, {"Content-Type": "text/plain"})
+            if path.startswith("/__redirect/"):
+                _, _, count, rest = path.split("/", 3)
+                target = "/" + rest if int(count) <= 1 else "/__redirect/%d/%s" % (int(count) - 1, rest)
+                self.count("/__redirect", 302)
+                return self.reply(302, b"", {"Location": target})
             if path.startswith("/__status/"):
                 status = int(path.rsplit("/", 1)[1])
                 query = urllib.parse.parse_qs(url.query)
@@ -71,6 +84,8 @@ def make_handler(root, use_etag, use_gzip, hits, lock):
                 self.count(path, status)
                 return self.reply(status, b"fixture status\n", headers)
 
+            with lock:
+                last_agent[0] = self.headers.get("User-Agent", "")
             local = os.path.realpath(os.path.join(root, urllib.parse.unquote(path).lstrip("/")))
             if not local.startswith(os.path.realpath(root) + os.sep) or not os.path.isfile(local):
                 self.count(path, 404)
