@@ -49,6 +49,8 @@ int main(int argc, char** argv) {
   cli::add_events_commands(app, global, run);
   cli::add_feed_commands(app, global, run);
   cli::add_sources_command(app, global, run);
+  cli::add_jobs_commands(app, global, run);
+  cli::add_cron_commands(app, global, run);
   auto* help = app.add_subcommand("help", "show this help");
   help->callback([&] {
     run = [&]() -> core::Result<int> {

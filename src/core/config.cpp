@@ -1,8 +1,11 @@
 #include "core/config.hpp"
 
+#include "core/cron.hpp"
+#include "core/hash.hpp"
 #include "core/source.hpp"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -28,10 +31,11 @@ constexpr OptionSpec k_stream_options[] = {
     {"sources", OptionType::string, "", "ids of the sources on this timeline"},
 };
 
-const std::vector<std::string> k_top_level_keys = {"version", "data_dir", "store", "buffer", "sources", "streams"};
+const std::vector<std::string> k_top_level_keys = {"version", "data_dir", "store",  "buffer",
+                                                   "sources", "streams",  "queues", "cron"};
 // Keys DESIGN.md §3 sketches that this version does not implement yet. Naming
 // them apart from typos tells the user the file is not wrong, vibe is behind.
-const std::vector<std::string> k_future_keys = {"serve", "queues", "pipelines", "cron"};
+const std::vector<std::string> k_future_keys = {"serve", "pipelines"};
 
 // Collects every mistake in the file, so one run reports them all, in file
 // order.
@@ -306,6 +310,189 @@ void read_streams(const YAML::Node& node, Diagnostics& diag, Config& config) {
   }
 }
 
+// YAML to JSON for job args: scalars become numbers or booleans when they
+// read as such (YAML's core schema), strings otherwise.
+nlohmann::json to_json(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: {
+      nlohmann::json out = nlohmann::json::object();
+      for (const auto& kv : node) {
+        out[kv.first.Scalar()] = to_json(kv.second);
+      }
+      return out;
+    }
+    case YAML::NodeType::Sequence: {
+      nlohmann::json out = nlohmann::json::array();
+      for (const auto& item : node) {
+        out.push_back(to_json(item));
+      }
+      return out;
+    }
+    case YAML::NodeType::Scalar: {
+      const std::string& text = node.Scalar();
+      if (node.Tag() == "!") {
+        return text;  // quoted in the file: always a string
+      }
+      if (auto b = parse_bool(text)) {
+        return *b;
+      }
+      char* end = nullptr;
+      const long long i = std::strtoll(text.c_str(), &end, 10);
+      if (!text.empty() && end == text.c_str() + text.size()) {
+        return i;
+      }
+      const double d = std::strtod(text.c_str(), &end);
+      if (!text.empty() && end == text.c_str() + text.size()) {
+        return d;
+      }
+      return text;
+    }
+    default:
+      return nullptr;
+  }
+}
+
+void read_queues(const YAML::Node& node, Diagnostics& diag, Config& config) {
+  if (!node.IsMap()) {
+    diag.add(node.Mark(), fmt::format("queues: expected a mapping of queue name to concurrency, got {}", node_kind(node)));
+    return;
+  }
+  for (const auto& kv : node) {
+    const std::string name = kv.first.Scalar();
+    if (!is_slug(name)) {
+      diag.add(kv.first.Mark(), fmt::format("queues.{}: a queue name is letters, digits, '-', '_' or '.'", name));
+      continue;
+    }
+    const std::string text = kv.second.IsScalar() ? kv.second.Scalar() : "";
+    char* end = nullptr;
+    const long long n = std::strtoll(text.c_str(), &end, 10);
+    if (text.empty() || end != text.c_str() + text.size() || n < 1 || n > 1000) {
+      diag.add(kv.second.Mark(), fmt::format("queues.{}: concurrency must be an integer from 1 to 1000", name));
+      continue;
+    }
+    config.queues[name] = static_cast<std::size_t>(n);
+  }
+}
+
+void read_cron(const YAML::Node& node, const EnvLookup& env, Diagnostics& diag, Config& config) {
+  if (!node.IsSequence()) {
+    diag.add(node.Mark(), fmt::format("cron: expected a list of entries, got {}", node_kind(node)));
+    return;
+  }
+  static const std::vector<std::string> k_keys = {"name",  "schedule", "timezone", "catch_up", "command",
+                                                  "run",   "worker",   "args",     "queue",    "priority",
+                                                  "max_attempts", "timeout"};
+  std::size_t index = 0;
+  for (const auto& item : node) {
+    const std::string what = fmt::format("cron[{}]", index++);
+    if (!item.IsMap()) {
+      diag.add(item.Mark(), fmt::format("{}: expected a mapping with 'schedule', got {}", what, node_kind(item)));
+      continue;
+    }
+    CronConfig entry;
+    int actions = 0;
+    bool ok = true;
+    auto scalar = [&](const YAML::Node& value, std::string_view key) -> std::optional<std::string> {
+      if (!value.IsScalar()) {
+        diag.add(value.Mark(), fmt::format("{}.{}: expected a string, got {}", what, key, node_kind(value)));
+        ok = false;
+        return std::nullopt;
+      }
+      return expand_env(value.Scalar(), value.Mark(), env, diag);
+    };
+    for (const auto& kv : item) {
+      const std::string key = kv.first.Scalar();
+      const YAML::Node& value = kv.second;
+      if (std::find(k_keys.begin(), k_keys.end(), key) == k_keys.end()) {
+        diag.add(kv.first.Mark(), fmt::format("{}: unknown key '{}'{}", what, key, did_you_mean(key, k_keys)));
+        ok = false;
+      } else if (key == "args") {
+        if (!value.IsMap()) {
+          diag.add(value.Mark(), fmt::format("{}.args: expected a mapping, got {}", what, node_kind(value)));
+          ok = false;
+        } else {
+          entry.args = to_json(value).dump();
+        }
+      } else if (auto text = scalar(value, key)) {
+        if (key == "name") {
+          entry.name = *text;
+        } else if (key == "schedule") {
+          entry.schedule = *text;
+        } else if (key == "timezone") {
+          entry.timezone = *text;
+        } else if (key == "catch_up") {
+          if (*text != "one" && *text != "none") {
+            diag.add(value.Mark(), fmt::format("{}.catch_up: want one or none, got '{}'", what, *text));
+            ok = false;
+          }
+          entry.catch_up_one = *text == "one";
+        } else if (key == "command") {
+          ++actions;
+          entry.worker = "exec";
+          entry.args = nlohmann::json{{"shell", *text}}.dump();
+        } else if (key == "run") {
+          ++actions;
+          if (text->rfind("source:", 0) != 0 || config.find_source(text->substr(7)) == nullptr) {
+            diag.add(value.Mark(), fmt::format("{}.run: want source:<id> of a configured source, got '{}'", what, *text));
+            ok = false;
+          }
+          entry.worker = "poll";
+          entry.queue = "poll";
+          entry.args = nlohmann::json{{"source", text->size() > 7 ? text->substr(7) : ""}}.dump();
+        } else if (key == "worker") {
+          ++actions;
+          entry.worker = *text;
+        } else if (key == "queue") {
+          entry.queue = *text;
+        } else if (key == "priority" || key == "max_attempts") {
+          char* end = nullptr;
+          const long long n = std::strtoll(text->c_str(), &end, 10);
+          const bool priority = key == "priority";
+          if (text->empty() || end != text->c_str() + text->size() || (priority && (n < 0 || n > 9)) ||
+              (!priority && (n < 1 || n > 1000))) {
+            diag.add(value.Mark(), fmt::format("{}.{}: want an integer {}", what, key, priority ? "0-9" : "1-1000"));
+            ok = false;
+          } else {
+            (priority ? entry.priority : entry.max_attempts) = static_cast<int>(n);
+          }
+        } else if (key == "timeout") {
+          auto d = parse_duration(*text);
+          if (!d || d->count() <= 0) {
+            diag.add(value.Mark(), fmt::format("{}.timeout: {}", what, d ? "must be greater than zero" : d.error().message));
+            ok = false;
+          } else {
+            entry.timeout_ms = d->count();
+          }
+        }
+      }
+    }
+    if (!item["schedule"]) {
+      diag.add(item.Mark(), fmt::format("{}: missing required key 'schedule'", what));
+      ok = false;
+    } else if (ok || !entry.schedule.empty()) {
+      auto schedule = CronSchedule::parse(entry.schedule, entry.timezone);
+      if (!schedule) {
+        const YAML::Node& at = schedule.error().message.find("time zone") != std::string::npos && item["timezone"]
+                                   ? item["timezone"]
+                                   : item["schedule"];
+        diag.add(at.Mark(), fmt::format("{}: {}", what, schedule.error().message));
+        ok = false;
+      }
+    }
+    if (actions != 1) {
+      diag.add(item.Mark(), fmt::format("{}: give exactly one of 'command', 'run' or 'worker'", what));
+      ok = false;
+    }
+    if (entry.name.empty()) {
+      entry.name = "cron-" + sha256_hex(entry.schedule + '\x1f' + entry.timezone + '\x1f' + entry.worker + '\x1f' +
+                                        entry.args).substr(0, 12);
+    }
+    if (ok) {
+      config.cron.push_back(std::move(entry));
+    }
+  }
+}
+
 std::string scalar_or_report(const YAML::Node& node, std::string_view what, Diagnostics& diag) {
   if (!node.IsScalar()) {
     diag.add(node.Mark(), fmt::format("{}: expected a string, got {}", what, node_kind(node)));
@@ -450,6 +637,12 @@ Result<Config> parse_config(std::string_view text, const fs::path& path, const E
   }
   if (const YAML::Node node = root["streams"]) {
     read_streams(node, diag, config);
+  }
+  if (const YAML::Node node = root["queues"]) {
+    read_queues(node, diag, config);
+  }
+  if (const YAML::Node node = root["cron"]) {
+    read_cron(node, env, diag, config);
   }
   if (!diag.empty()) {
     return fail(Errc::config, diag.join());

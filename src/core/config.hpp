@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,6 +41,20 @@ struct BufferConfig {
   std::size_t max_pending = 50'000;
 };
 
+// One `cron:` entry: what to insert as a job at each fire time.
+struct CronConfig {
+  std::string name;          // identifies its fire times; defaults to a hash of the entry
+  std::string schedule;      // checked: it parses and can fire
+  std::string timezone;      // IANA name; "" = UTC
+  bool catch_up_one = true;  // catch_up: one (true) | none
+  std::string worker;        // "exec" for command:, "poll" for run: source:ID
+  std::string args = "{}";   // JSON object
+  std::string queue = "default";
+  int priority = 0;
+  int max_attempts = 20;
+  std::int64_t timeout_ms = 0;
+};
+
 struct Config {
   std::filesystem::path path;      // the file, absolute
   std::filesystem::path data_dir;  // absolute
@@ -48,6 +63,8 @@ struct Config {
   BufferConfig buffer;
   std::vector<SourceConfig> sources;  // in file order
   std::vector<StreamConfig> streams;  // in file order
+  std::map<std::string, std::size_t> queues{{"default", 5}, {"poll", 10}};  // queue -> concurrency
+  std::vector<CronConfig> cron;
 
   const SourceConfig* find_source(std::string_view id) const;
   const StreamConfig* find_stream(std::string_view id) const;

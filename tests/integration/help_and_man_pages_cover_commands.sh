@@ -3,7 +3,7 @@
 . "$(dirname "$0")/lib.sh"
 "$VIBE" --version | grep -qE '^vibe [0-9]+\.[0-9]+\.[0-9]+$' || fail "version: $("$VIBE" --version)"
 "$VIBE" help | grep -q "poll" || fail "help lists no commands"
-for cmd in validate init poll events stats "feed parse" sources help; do
+for cmd in validate init poll events stats "feed parse" sources "jobs list" "jobs show" "jobs enqueue" "jobs retry" "jobs cancel" "jobs prune" "jobs stats" "jobs run" "jobs wait" "cron next" help; do
   # shellcheck disable=SC2086
   "$VIBE" $cmd --help > /dev/null || fail "'vibe $cmd --help' failed"
 done
@@ -19,7 +19,7 @@ for page in vibe.1 vibe.yaml.5; do
   [ ! -s warn.txt ] || fail "$page warnings: $(cat warn.txt)"
 done
 groff -man -Tutf8 "$VIBE_SRC/man/vibe.1" 2>/dev/null | sed 's/.\x08//g' > vibe.1.txt
-for cmd in validate init poll events stats "feed parse" sources; do
+for cmd in validate init poll events stats "feed parse" sources "jobs list" "jobs show" "jobs enqueue" "jobs retry" "jobs cancel" "jobs prune" "jobs stats" "jobs run" "jobs wait" "cron next"; do
   grep -q "vibe $cmd" vibe.1.txt || fail "vibe(1) does not document 'vibe $cmd'"
 done
 groff -man -Tutf8 "$VIBE_SRC/man/vibe.yaml.5" 2>/dev/null | sed 's/.\x08//g' > vibe.yaml.5.txt

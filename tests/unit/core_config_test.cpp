@@ -111,9 +111,9 @@ TEST_SUITE("core::config") {
   }
 
   TEST_CASE("keys of later versions are named as unsupported, not as typos") {
-    auto config = parse("cron: []\n");
+    auto config = parse("serve: {}\n");
     REQUIRE(!config);
-    CHECK(config.error().message.find("'cron' is not supported by vibe") != std::string::npos);
+    CHECK(config.error().message.find("'serve' is not supported by vibe") != std::string::npos);
   }
 
   TEST_CASE("wrong shapes are reported with what was found") {
@@ -154,5 +154,53 @@ TEST_SUITE("core::config") {
     CHECK(nearest("evry", {"every", "url"}) == "every");
     CHECK(nearest("zzzzzz", {"every", "url"}).empty());
     CHECK(nearest("URL", {"every", "url"}) == "url");
+  }
+
+  TEST_CASE("queues set concurrency per queue and keep the defaults for the rest") {
+    auto config = parse("queues: { deliver: 3, poll: 20 }\n");
+    REQUIRE(config);
+    CHECK(config->queues.at("deliver") == 3);
+    CHECK(config->queues.at("poll") == 20);
+    CHECK(config->queues.at("default") == 5);
+    auto bad = parse("queues: { poll: 0, 'x y': 2 }\n");
+    REQUIRE(!bad);
+    CHECK(bad.error().message.find("queues.poll: concurrency must be an integer from 1 to 1000") != std::string::npos);
+  }
+
+  TEST_CASE("cron entries become jobs: command, run source:ID, or worker with args") {
+    auto config = parse(
+        "sources:\n  hn: { type: rss, url: \"https://a.example/\" }\n"
+        "cron:\n"
+        "  - { schedule: \"0 * * * *\", command: \"echo hi\" }\n"
+        "  - { name: hn-hourly, schedule: \"@hourly\", run: \"source:hn\", catch_up: none }\n"
+        "  - { schedule: \"30 2 * * *\", timezone: America/New_York, worker: noop, args: { n: 3, s: x, q: \"4\" } }\n");
+    REQUIRE(config);
+    REQUIRE(config->cron.size() == 3);
+    CHECK(config->cron[0].worker == "exec");
+    CHECK(config->cron[0].args == R"({"shell":"echo hi"})");
+    CHECK(config->cron[0].name.rfind("cron-", 0) == 0);
+    CHECK(config->cron[1].name == "hn-hourly");
+    CHECK(config->cron[1].worker == "poll");
+    CHECK(config->cron[1].queue == "poll");
+    CHECK(!config->cron[1].catch_up_one);
+    CHECK(config->cron[2].timezone == "America/New_York");
+    CHECK(config->cron[2].args == R"({"n":3,"q":"4","s":"x"})");
+  }
+
+  TEST_CASE("a cron expression that is malformed or can never fire is an error at its line and column") {
+    auto config = parse(
+        "cron:\n"
+        "  - { schedule: \"0 0 30 2 *\", command: x }\n"
+        "  - { schedule: \"61 * * * *\", command: x }\n"
+        "  - { schedule: \"@daily\", timezone: Mars/Base, command: x }\n"
+        "  - { schedule: \"@daily\" }\n"
+        "  - { schedule: \"@daily\", run: \"source:nope\" }\n");
+    REQUIRE(!config);
+    const std::string& m = config.error().message;
+    CHECK(m.find("vibe.yaml:2:17: cron[0]: '0 0 30 2 *' can never fire") != std::string::npos);
+    CHECK(m.find("vibe.yaml:3:17: cron[1]: minute: 61 is out of range 0-59") != std::string::npos);
+    CHECK(m.find("vibe.yaml:4:37: cron[2]: unknown time zone 'Mars/Base'") != std::string::npos);
+    CHECK(m.find("vibe.yaml:5:5: cron[3]: give exactly one of 'command', 'run' or 'worker'") != std::string::npos);
+    CHECK(m.find("cron[4].run: want source:<id> of a configured source") != std::string::npos);
   }
 }

@@ -7,6 +7,7 @@
 #include <spdlog/sinks/null_sink.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <thread>
 
 using namespace vibe::core;
@@ -31,6 +32,7 @@ public:
   Result<PollState> poll_state(const std::string&) override { return PollState{}; }
   Result<std::vector<Event>> events(const EventQuery&) override { return std::vector<Event>{}; }
   Result<TopicStats> stats(const EventQuery&, UnixMicros) override { return TopicStats{}; }
+  JobStore& jobs() override { std::abort(); }  // the batch writer never touches jobs
 };
 
 }  // namespace

@@ -4,6 +4,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/hash.hpp"
+
+#include <algorithm>
 #include <mutex>
 
 namespace vibe::core {
@@ -64,13 +67,102 @@ CREATE INDEX events_source_occurred ON events(source_id, occurred_at);
 CREATE INDEX events_occurred ON events(occurred_at);
 CREATE INDEX events_ingested ON events(ingested_at);
 )sql",
+    R"sql(
+CREATE TABLE jobs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  queue TEXT NOT NULL,
+  worker TEXT NOT NULL,
+  args TEXT NOT NULL,
+  state TEXT NOT NULL,
+  priority INTEGER NOT NULL,
+  attempt INTEGER NOT NULL DEFAULT 0,
+  max_attempts INTEGER NOT NULL,
+  inserted_at INTEGER NOT NULL,
+  scheduled_at INTEGER NOT NULL,
+  attempted_at INTEGER NOT NULL DEFAULT 0,
+  completed_at INTEGER NOT NULL DEFAULT 0,
+  discarded_at INTEGER NOT NULL DEFAULT 0,
+  cancelled_at INTEGER NOT NULL DEFAULT 0,
+  ended_at INTEGER NOT NULL DEFAULT 0,
+  errors TEXT NOT NULL DEFAULT '[]',
+  tags TEXT NOT NULL DEFAULT '[]',
+  meta TEXT NOT NULL DEFAULT '{}',
+  unique_key TEXT,
+  attempted_by TEXT NOT NULL DEFAULT '',
+  timeout_ms INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX jobs_due ON jobs(queue, priority, scheduled_at, id) WHERE state IN ('available', 'scheduled', 'retryable');
+CREATE INDEX jobs_state ON jobs(state, queue);
+CREATE INDEX jobs_unique ON jobs(unique_key, inserted_at) WHERE unique_key IS NOT NULL;
+CREATE INDEX jobs_executing ON jobs(attempted_by) WHERE state = 'executing';
+CREATE INDEX jobs_ended ON jobs(ended_at) WHERE ended_at > 0;
+CREATE TABLE nodes (
+  id TEXT PRIMARY KEY,
+  host TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  pid_start INTEGER NOT NULL,
+  started_at INTEGER NOT NULL,
+  heartbeat_at INTEGER NOT NULL
+);
+CREATE TABLE cron_fires (
+  name TEXT NOT NULL,
+  fire_at INTEGER NOT NULL,
+  job_id INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (name, fire_at)
+);
+)sql",
 };
+
+constexpr const char* k_job_columns =
+    "id, queue, worker, args, state, priority, attempt, max_attempts, inserted_at, scheduled_at, attempted_at, "
+    "completed_at, discarded_at, cancelled_at, errors, tags, meta, coalesce(unique_key, ''), attempted_by, timeout_ms";
+
+Job read_job(SQLite::Statement& q) {
+  Job job;
+  job.id = q.getColumn(0).getInt64();
+  job.queue = q.getColumn(1).getString();
+  job.worker = q.getColumn(2).getString();
+  job.args = q.getColumn(3).getString();
+  job.state = parse_job_state(q.getColumn(4).getString()).value_or(JobState::available);
+  job.priority = q.getColumn(5).getInt();
+  job.attempt = q.getColumn(6).getInt();
+  job.max_attempts = q.getColumn(7).getInt();
+  job.inserted_at = q.getColumn(8).getInt64();
+  job.scheduled_at = q.getColumn(9).getInt64();
+  job.attempted_at = q.getColumn(10).getInt64();
+  job.completed_at = q.getColumn(11).getInt64();
+  job.discarded_at = q.getColumn(12).getInt64();
+  job.cancelled_at = q.getColumn(13).getInt64();
+  job.errors = q.getColumn(14).getString();
+  job.tags = q.getColumn(15).getString();
+  job.meta = q.getColumn(16).getString();
+  job.unique_key = q.getColumn(17).getString();
+  job.attempted_by = q.getColumn(18).getString();
+  job.timeout_ms = q.getColumn(19).getInt64();
+  return job;
+}
+
+// A unique job's key: a hash of the chosen fields, with args in canonical
+// form (keys sorted) so {"a":1,"b":2} and {"b":2,"a":1} collide.
+std::string unique_key_of(const NewJob& job) {
+  nlohmann::json key = nlohmann::json::object();
+  for (const auto& field : job.unique->by) {
+    if (field == "worker") {
+      key["worker"] = job.worker;
+    } else if (field == "queue") {
+      key["queue"] = job.queue;
+    } else if (field == "args") {
+      key["args"] = nlohmann::json::parse(job.args, nullptr, false);
+    }
+  }
+  return sha256_hex(key.dump());
+}
 
 Error storage_error(std::string_view what, const std::exception& e) {
   return Error{Errc::storage, fmt::format("store: {}: {}", what, e.what())};
 }
 
-class SqliteStore final : public Store {
+class SqliteStore final : public Store, public JobStore {
 public:
   explicit SqliteStore(const fs::path& path)
       : m_db(path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX, 5000) {
@@ -278,7 +370,447 @@ public:
     }
   }
 
+  JobStore& jobs() override { return *this; }
+
+  Result<std::vector<Inserted>> insert_jobs(std::span<const NewJob> jobs, UnixMicros now) override {
+    std::lock_guard lock{m_mutex};
+    try {
+      SQLite::Transaction tx{m_db, SQLite::TransactionBehavior::IMMEDIATE};
+      std::vector<Inserted> out;
+      out.reserve(jobs.size());
+      for (const auto& job : jobs) {
+        out.push_back(insert_job(job, now));
+      }
+      tx.commit();
+      return out;
+    } catch (const std::exception& e) {
+      return tl::unexpected(storage_error(fmt::format("insert {} jobs", jobs.size()), e));
+    }
+  }
+
+  Result<std::vector<Job>> claim(std::string_view queue, std::size_t limit, std::string_view node,
+                                 UnixMicros now) override {
+    std::lock_guard lock{m_mutex};
+    try {
+      if (!m_claim) {
+        m_claim = std::make_unique<SQLite::Statement>(
+            m_db, std::string{"UPDATE jobs SET state = 'executing', attempt = attempt + 1, attempted_at = ?1, "
+                              "attempted_by = ?2 WHERE id IN (SELECT id FROM jobs WHERE queue = ?3 AND state IN "
+                              "('available', 'scheduled', 'retryable') AND scheduled_at <= ?1 "
+                              "ORDER BY priority, scheduled_at, id LIMIT ?4) RETURNING "} +
+                      k_job_columns);
+      }
+      SQLite::Transaction tx{m_db, SQLite::TransactionBehavior::IMMEDIATE};
+      SQLite::Statement& q = *m_claim;
+      q.bind(1, static_cast<std::int64_t>(now));
+      q.bind(2, std::string{node});
+      q.bind(3, std::string{queue});
+      q.bind(4, static_cast<std::int64_t>(limit));
+      std::vector<Job> claimed;
+      while (q.executeStep()) {
+        claimed.push_back(read_job(q));
+      }
+      q.reset();
+      tx.commit();
+      // RETURNING gives no order; hand jobs out as the queue orders them.
+      std::sort(claimed.begin(), claimed.end(), [](const Job& a, const Job& b) {
+        return std::tie(a.priority, a.scheduled_at, a.id) < std::tie(b.priority, b.scheduled_at, b.id);
+      });
+      return claimed;
+    } catch (const std::exception& e) {
+      if (m_claim) {
+        m_claim->reset();
+      }
+      return tl::unexpected(storage_error("claim jobs", e));
+    }
+  }
+
+  Result<void> record(std::span<const JobOutcome> outcomes, UnixMicros now) override {
+    std::lock_guard lock{m_mutex};
+    try {
+      if (!m_record) {
+        // One statement for every kind of outcome, so a batch of mixed
+        // outcomes is one prepared statement run N times.
+        m_record = std::make_unique<SQLite::Statement>(m_db, R"sql(
+UPDATE jobs SET
+  state = CASE ?2
+    WHEN 'completed' THEN 'completed'
+    WHEN 'failed' THEN CASE WHEN attempt >= max_attempts THEN 'discarded' ELSE 'retryable' END
+    WHEN 'discarded' THEN 'discarded'
+    WHEN 'snoozed' THEN 'scheduled'
+    ELSE 'cancelled' END,
+  scheduled_at = CASE WHEN ?2 = 'snoozed' OR (?2 = 'failed' AND attempt < max_attempts) THEN ?4 ELSE scheduled_at END,
+  attempt = CASE WHEN ?2 = 'snoozed' THEN attempt - 1 ELSE attempt END,
+  completed_at = CASE WHEN ?2 = 'completed' THEN ?3 ELSE completed_at END,
+  discarded_at = CASE WHEN ?2 = 'discarded' OR (?2 = 'failed' AND attempt >= max_attempts) THEN ?3 ELSE discarded_at END,
+  cancelled_at = CASE WHEN ?2 = 'cancelled' THEN ?3 ELSE cancelled_at END,
+  ended_at = CASE WHEN ?2 IN ('completed', 'discarded', 'cancelled') OR (?2 = 'failed' AND attempt >= max_attempts)
+                  THEN ?3 ELSE 0 END,
+  errors = CASE WHEN ?5 IS NULL THEN errors
+                ELSE json_insert(errors, '$[#]', json_object('at', ?6, 'attempt', attempt, 'error', ?5)) END
+WHERE id = ?1 AND state = 'executing'
+)sql");
+      }
+      SQLite::Transaction tx{m_db, SQLite::TransactionBehavior::IMMEDIATE};
+      SQLite::Statement& q = *m_record;
+      const std::string at = format_rfc3339(now);
+      for (const auto& outcome : outcomes) {
+        static constexpr const char* k_kinds[] = {"completed", "failed", "discarded", "snoozed", "cancelled"};
+        q.bind(1, static_cast<std::int64_t>(outcome.id));
+        q.bind(2, k_kinds[static_cast<int>(outcome.kind)]);
+        q.bind(3, static_cast<std::int64_t>(now));
+        q.bind(4, static_cast<std::int64_t>(outcome.retry_at));
+        if (outcome.kind == JobOutcome::Kind::completed || outcome.kind == JobOutcome::Kind::snoozed) {
+          q.bind(5);
+        } else {
+          q.bind(5, outcome.error);
+        }
+        q.bind(6, at);
+        q.exec();
+        q.reset();
+      }
+      tx.commit();
+      return {};
+    } catch (const std::exception& e) {
+      if (m_record) {
+        m_record->reset();
+      }
+      return tl::unexpected(storage_error(fmt::format("record {} job outcomes", outcomes.size()), e));
+    }
+  }
+
+  Result<std::optional<Job>> job(std::int64_t id) override {
+    std::lock_guard lock{m_mutex};
+    try {
+      SQLite::Statement q{m_db, std::string{"SELECT "} + k_job_columns + " FROM jobs WHERE id = ?"};
+      q.bind(1, static_cast<std::int64_t>(id));
+      if (q.executeStep()) {
+        return std::optional<Job>{read_job(q)};
+      }
+      return std::optional<Job>{};
+    } catch (const std::exception& e) {
+      return tl::unexpected(storage_error("read job", e));
+    }
+  }
+
+  Result<std::vector<Job>> jobs(const JobFilter& filter) override {
+    std::lock_guard lock{m_mutex};
+    try {
+      std::string sql = std::string{"SELECT "} + k_job_columns + " FROM jobs WHERE 1 = 1";
+      if (filter.state) {
+        sql += " AND state = ?";
+      }
+      if (!filter.queue.empty()) {
+        sql += " AND queue = ?";
+      }
+      if (!filter.worker.empty()) {
+        sql += " AND worker = ?";
+      }
+      sql += " ORDER BY id DESC LIMIT ?";
+      SQLite::Statement q{m_db, sql};
+      int index = 1;
+      if (filter.state) {
+        q.bind(index++, std::string{job_state_name(*filter.state)});
+      }
+      if (!filter.queue.empty()) {
+        q.bind(index++, filter.queue);
+      }
+      if (!filter.worker.empty()) {
+        q.bind(index++, filter.worker);
+      }
+      q.bind(index, static_cast<std::int64_t>(filter.limit));
+      std::vector<Job> out;
+      while (q.executeStep()) {
+        out.push_back(read_job(q));
+      }
+      return out;
+    } catch (const std::exception& e) {
+      return tl::unexpected(storage_error("list jobs", e));
+    }
+  }
+
+  Result<std::size_t> retry_jobs(std::span<const std::int64_t> ids, std::optional<JobState> state,
+                                 UnixMicros now) override {
+    std::lock_guard lock{m_mutex};
+    try {
+      SQLite::Transaction tx{m_db, SQLite::TransactionBehavior::IMMEDIATE};
+      const char* k_set =
+          "UPDATE jobs SET state = 'available', scheduled_at = ?1, max_attempts = max(max_attempts, attempt + 1), "
+          "completed_at = 0, discarded_at = 0, cancelled_at = 0, ended_at = 0 WHERE state <> 'executing' AND ";
+      std::size_t changed = 0;
+      if (ids.empty() && state) {
+        SQLite::Statement q{m_db, std::string{k_set} + "state = ?2"};
+        q.bind(1, static_cast<std::int64_t>(now));
+        q.bind(2, std::string{job_state_name(*state)});
+        changed = static_cast<std::size_t>(q.exec());
+      } else {
+        SQLite::Statement q{m_db, std::string{k_set} + "id = ?2"};
+        for (const auto id : ids) {
+          q.bind(1, static_cast<std::int64_t>(now));
+          q.bind(2, static_cast<std::int64_t>(id));
+          changed += static_cast<std::size_t>(q.exec());
+          q.reset();
+        }
+      }
+      tx.commit();
+      return changed;
+    } catch (const std::exception& e) {
+      return tl::unexpected(storage_error("retry jobs", e));
+    }
+  }
+
+  Result<std::size_t> cancel_jobs(std::span<const std::int64_t> ids, UnixMicros now) override {
+    std::lock_guard lock{m_mutex};
+    try {
+      SQLite::Transaction tx{m_db, SQLite::TransactionBehavior::IMMEDIATE};
+      SQLite::Statement q{m_db,
+                          "UPDATE jobs SET state = 'cancelled', cancelled_at = ?1, ended_at = ?1 WHERE id = ?2 AND "
+                          "state NOT IN ('completed', 'discarded', 'cancelled')"};
+      std::size_t changed = 0;
+      for (const auto id : ids) {
+        q.bind(1, static_cast<std::int64_t>(now));
+        q.bind(2, static_cast<std::int64_t>(id));
+        changed += static_cast<std::size_t>(q.exec());
+        q.reset();
+      }
+      tx.commit();
+      return changed;
+    } catch (const std::exception& e) {
+      return tl::unexpected(storage_error("cancel jobs", e));
+    }
+  }
+
+  Result<std::size_t> prune_jobs(UnixMicros before, std::size_t batch) override {
+    std::size_t total = 0;
+    for (;;) {
+      std::lock_guard lock{m_mutex};
+      try {
+        // Bounded batches keep each write transaction short, so a prune of
+        // millions of rows never blocks the writer for long.
+        SQLite::Statement q{m_db,
+                            "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE ended_at > 0 AND ended_at < ? "
+                            "AND state IN ('completed', 'cancelled', 'discarded') LIMIT ?)"};
+        q.bind(1, static_cast<std::int64_t>(before));
+        q.bind(2, static_cast<std::int64_t>(batch));
+        const auto deleted = static_cast<std::size_t>(q.exec());
+        total += deleted;
+        if (deleted < batch) {
+          SQLite::Statement fires{m_db,
+                                  "DELETE FROM cron_fires WHERE fire_at < ? AND fire_at NOT IN "
+                                  "(SELECT max(fire_at) FROM cron_fires GROUP BY name)"};
+          fires.bind(1, static_cast<std::int64_t>(before));
+          fires.exec();
+          return total;
+        }
+      } catch (const std::exception& e) {
+        return tl::unexpected(storage_error("prune jobs", e));
+      }
+    }
+  }
+
+  Result<JobStats> job_stats(UnixMicros now) override {
+    std::lock_guard lock{m_mutex};
+    try {
+      JobStats stats;
+      SQLite::Statement q{m_db, "SELECT queue, state, count(*) FROM jobs GROUP BY queue, state ORDER BY queue, state"};
+      while (q.executeStep()) {
+        stats.counts.push_back({q.getColumn(0).getString(),
+                                parse_job_state(q.getColumn(1).getString()).value_or(JobState::available),
+                                q.getColumn(2).getInt64()});
+      }
+      SQLite::Statement oldest{m_db,
+                               "SELECT min(scheduled_at) FROM jobs WHERE state IN ('available', 'scheduled', "
+                               "'retryable') AND scheduled_at <= ?"};
+      oldest.bind(1, static_cast<std::int64_t>(now));
+      if (oldest.executeStep() && !oldest.getColumn(0).isNull()) {
+        stats.oldest_available_scheduled_at = oldest.getColumn(0).getInt64();
+      }
+      return stats;
+    } catch (const std::exception& e) {
+      return tl::unexpected(storage_error("job stats", e));
+    }
+  }
+
+  Result<void> heartbeat(const NodeInfo& node, UnixMicros now) override {
+    std::lock_guard lock{m_mutex};
+    try {
+      SQLite::Statement q{m_db,
+                          "INSERT INTO nodes (id, host, pid, pid_start, started_at, heartbeat_at) VALUES "
+                          "(?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at"};
+      q.bind(1, node.id);
+      q.bind(2, node.host);
+      q.bind(3, static_cast<std::int64_t>(node.pid));
+      q.bind(4, static_cast<std::int64_t>(node.pid_start));
+      q.bind(5, static_cast<std::int64_t>(now));
+      q.exec();
+      return {};
+    } catch (const std::exception& e) {
+      return tl::unexpected(storage_error("heartbeat", e));
+    }
+  }
+
+  Result<void> remove_node(std::string_view node_id) override {
+    std::lock_guard lock{m_mutex};
+    try {
+      SQLite::Statement q{m_db, "DELETE FROM nodes WHERE id = ?"};
+      q.bind(1, std::string{node_id});
+      q.exec();
+      return {};
+    } catch (const std::exception& e) {
+      return tl::unexpected(storage_error("remove node", e));
+    }
+  }
+
+  Result<std::vector<std::pair<NodeInfo, UnixMicros>>> nodes() override {
+    std::lock_guard lock{m_mutex};
+    try {
+      SQLite::Statement q{m_db, "SELECT id, host, pid, pid_start, heartbeat_at FROM nodes ORDER BY id"};
+      std::vector<std::pair<NodeInfo, UnixMicros>> out;
+      while (q.executeStep()) {
+        out.push_back({NodeInfo{q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getInt64(),
+                                q.getColumn(3).getInt64()},
+                       q.getColumn(4).getInt64()});
+      }
+      return out;
+    } catch (const std::exception& e) {
+      return tl::unexpected(storage_error("list nodes", e));
+    }
+  }
+
+  Result<std::size_t> rescue(std::span<const std::string> dead_nodes, std::string_view self) override {
+    std::lock_guard lock{m_mutex};
+    try {
+      SQLite::Transaction tx{m_db, SQLite::TransactionBehavior::IMMEDIATE};
+      SQLite::Statement forget{m_db, "DELETE FROM nodes WHERE id = ? AND id <> ?"};
+      for (const auto& node : dead_nodes) {
+        forget.bind(1, node);
+        forget.bind(2, std::string{self});
+        forget.exec();
+        forget.reset();
+      }
+      // Jobs held by a node that is gone go back to the queue with the
+      // attempt counted; one that used its last attempt is discarded.
+      SQLite::Statement q{m_db, R"sql(
+UPDATE jobs SET
+  state = CASE WHEN attempt >= max_attempts THEN 'discarded' ELSE 'available' END,
+  discarded_at = CASE WHEN attempt >= max_attempts THEN ?1 ELSE discarded_at END,
+  ended_at = CASE WHEN attempt >= max_attempts THEN ?1 ELSE 0 END,
+  errors = json_insert(errors, '$[#]', json_object('at', ?2, 'attempt', attempt,
+                                                   'error', 'rescued: node ' || attempted_by || ' stopped')),
+  attempted_by = ''
+WHERE state = 'executing' AND attempted_by <> ?3 AND attempted_by NOT IN (SELECT id FROM nodes)
+)sql"};
+      const UnixMicros now = now_micros();
+      q.bind(1, static_cast<std::int64_t>(now));
+      q.bind(2, format_rfc3339(now));
+      q.bind(3, std::string{self});
+      const auto rescued = static_cast<std::size_t>(q.exec());
+      tx.commit();
+      return rescued;
+    } catch (const std::exception& e) {
+      return tl::unexpected(storage_error("rescue jobs", e));
+    }
+  }
+
+  Result<bool> insert_cron_fire(std::string_view name, UnixMicros fire_at, const NewJob* job,
+                                UnixMicros now) override {
+    std::lock_guard lock{m_mutex};
+    try {
+      SQLite::Transaction tx{m_db, SQLite::TransactionBehavior::IMMEDIATE};
+      SQLite::Statement mark{m_db, "INSERT INTO cron_fires (name, fire_at) VALUES (?, ?) ON CONFLICT DO NOTHING"};
+      mark.bind(1, std::string{name});
+      mark.bind(2, static_cast<std::int64_t>(fire_at));
+      if (mark.exec() == 0) {
+        return false;  // another process (or an earlier run) inserted this fire time
+      }
+      if (job == nullptr) {
+        tx.commit();
+        return true;
+      }
+      const Inserted inserted = insert_job(*job, now);
+      SQLite::Statement link{m_db, "UPDATE cron_fires SET job_id = ? WHERE name = ? AND fire_at = ?"};
+      link.bind(1, static_cast<std::int64_t>(inserted.id));
+      link.bind(2, std::string{name});
+      link.bind(3, static_cast<std::int64_t>(fire_at));
+      link.exec();
+      tx.commit();
+      return true;
+    } catch (const std::exception& e) {
+      return tl::unexpected(storage_error("insert cron fire", e));
+    }
+  }
+
+  Result<std::optional<UnixMicros>> last_cron_fire(std::string_view name) override {
+    std::lock_guard lock{m_mutex};
+    try {
+      SQLite::Statement q{m_db, "SELECT max(fire_at) FROM cron_fires WHERE name = ?"};
+      q.bind(1, std::string{name});
+      if (q.executeStep() && !q.getColumn(0).isNull()) {
+        return std::optional<UnixMicros>{q.getColumn(0).getInt64()};
+      }
+      return std::optional<UnixMicros>{};
+    } catch (const std::exception& e) {
+      return tl::unexpected(storage_error("read cron fires", e));
+    }
+  }
+
 private:
+  // REQUIRES: m_mutex is held, inside a transaction.
+  Inserted insert_job(const NewJob& job, UnixMicros now) {
+    std::string unique_key;
+    if (job.unique) {
+      unique_key = unique_key_of(job);
+      std::string sql = "SELECT id FROM jobs WHERE unique_key = ? AND inserted_at >= ? AND state IN (";
+      for (std::size_t i = 0; i < job.unique->states.size(); ++i) {
+        sql += i == 0 ? "?" : ", ?";
+      }
+      sql += ") ORDER BY id DESC LIMIT 1";
+      SQLite::Statement existing{m_db, sql};
+      existing.bind(1, unique_key);
+      const auto period_us = std::chrono::duration_cast<std::chrono::microseconds>(job.unique->period).count();
+      existing.bind(2, static_cast<std::int64_t>(job.unique->period.count() > 0 ? now - period_us : 0));
+      int index = 3;
+      for (const auto state : job.unique->states) {
+        existing.bind(index++, std::string{job_state_name(state)});
+      }
+      if (existing.executeStep()) {
+        return Inserted{existing.getColumn(0).getInt64(), true};
+      }
+    }
+    if (!m_insert_job) {
+      m_insert_job = std::make_unique<SQLite::Statement>(
+          m_db,
+          "INSERT INTO jobs (queue, worker, args, state, priority, max_attempts, inserted_at, scheduled_at, tags, meta, "
+          "unique_key, timeout_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    }
+    SQLite::Statement& q = *m_insert_job;
+    const UnixMicros scheduled_at = job.scheduled_at == 0 ? now : job.scheduled_at;
+    q.bind(1, job.queue);
+    q.bind(2, job.worker);
+    q.bind(3, job.args);
+    q.bind(4, scheduled_at > now ? "scheduled" : "available");
+    q.bind(5, job.priority);
+    q.bind(6, job.max_attempts);
+    q.bind(7, static_cast<std::int64_t>(now));
+    q.bind(8, static_cast<std::int64_t>(scheduled_at));
+    q.bind(9, nlohmann::json(job.tags).dump());
+    q.bind(10, job.meta);
+    if (unique_key.empty()) {
+      q.bind(11);
+    } else {
+      q.bind(11, unique_key);
+    }
+    q.bind(12, static_cast<std::int64_t>(job.timeout_ms));
+    try {
+      q.exec();
+    } catch (...) {
+      q.reset();
+      throw;
+    }
+    q.reset();
+    return Inserted{m_db.getLastInsertRowid(), false};
+  }
+
   void migrate() {
     const int version = m_db.execAndGet("PRAGMA user_version").getInt();
     constexpr int k_latest = static_cast<int>(std::size(k_migrations));
@@ -350,6 +882,9 @@ private:
   SQLite::Database m_db;
   std::unique_ptr<SQLite::Statement> m_insert_event;  // guarded by m_mutex
   std::unique_ptr<SQLite::Statement> m_upsert_state;  // guarded by m_mutex
+  std::unique_ptr<SQLite::Statement> m_insert_job;    // guarded by m_mutex; prepared on first use
+  std::unique_ptr<SQLite::Statement> m_claim;         // guarded by m_mutex; prepared on first use
+  std::unique_ptr<SQLite::Statement> m_record;        // guarded by m_mutex; prepared on first use
 };
 
 }  // namespace

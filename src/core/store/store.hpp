@@ -3,6 +3,7 @@
 #include "core/error.hpp"
 #include "core/event.hpp"
 #include "core/source.hpp"
+#include "core/store/job_store.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -94,6 +95,9 @@ public:
   virtual Result<std::vector<Event>> events(const EventQuery& query) = 0;
 
   virtual Result<TopicStats> stats(const EventQuery& query, UnixMicros now) = 0;
+
+  // The job queue in the same database, sharing this store's connection.
+  virtual JobStore& jobs() = 0;
 };
 
 // Opens the store a config names, creating it and applying migrations.

@@ -1,0 +1,469 @@
+#include "jobs/runner.hpp"
+
+#include "jobs/scheduler.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <deque>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+namespace vibe::jobs {
+
+using core::Job;
+using core::JobOutcome;
+using core::UnixMicros;
+
+struct Runner::InFlight {
+  Job job;
+  QueueState* queue = nullptr;
+  core::Millis timeout{0};
+  std::stop_source stop;
+  UnixMicros deadline = 0;  // 0: none
+  bool timed_out = false;   // guarded by Runner::m_mutex
+};
+
+struct Runner::QueueState {
+  std::string name;
+  std::size_t concurrency = 1;
+  std::size_t busy = 0;  // claimed and not yet returned by a worker thread
+  struct Item {
+    Job job;
+    Worker* worker;  // null: unknown worker
+    std::shared_ptr<InFlight> flight;
+  };
+  std::deque<Item> ready;
+  std::condition_variable_any has_work;  // waits with the thread's stop_token
+  std::vector<std::jthread> threads;
+};
+
+namespace {
+
+std::int64_t process_start_ticks(std::int64_t pid) {
+  // Field 22 of /proc/PID/stat: start time in clock ticks since boot. With
+  // the pid it identifies a process even after the pid is reused.
+  std::ifstream in{fmt::format("/proc/{}/stat", pid)};
+  std::string text{std::istreambuf_iterator<char>{in}, {}};
+  const auto close = text.rfind(')');
+  if (close == std::string::npos) {
+    return 0;
+  }
+  std::istringstream fields{text.substr(close + 2)};
+  std::string field;
+  for (int i = 3; i <= 22 && fields >> field; ++i) {
+    if (i == 22) {
+      return std::strtoll(field.c_str(), nullptr, 10);
+    }
+  }
+  return 0;
+}
+
+std::string host_name() {
+  char buffer[256] = {};
+  if (gethostname(buffer, sizeof buffer - 1) != 0) {
+    return "localhost";
+  }
+  return buffer;
+}
+
+// Per-job backoff from meta {"backoff": {"kind": ..., "base": "10s", "max": "1h"}}.
+Backoff backoff_for(const Job& job, Backoff fallback) {
+  const auto meta = nlohmann::json::parse(job.meta, nullptr, false);
+  if (!meta.is_object() || !meta.contains("backoff") || !meta["backoff"].is_object()) {
+    return fallback;
+  }
+  const auto& b = meta["backoff"];
+  if (b.contains("kind") && b["kind"].is_string()) {
+    if (auto kind = parse_backoff_kind(b["kind"].get<std::string>())) {
+      fallback.kind = *kind;
+    }
+  }
+  for (const char* key : {"base", "max"}) {
+    if (b.contains(key) && b[key].is_string()) {
+      if (auto d = core::parse_duration(b[key].get<std::string>())) {
+        (std::string_view{key} == "base" ? fallback.base : fallback.max) = *d;
+      }
+    }
+  }
+  return fallback;
+}
+
+double jitter_unit() {
+  thread_local Jitter jitter{std::random_device{}()};
+  return jitter.next();
+}
+
+std::int64_t micros(core::Millis d) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+}
+
+}  // namespace
+
+core::NodeInfo this_node() {
+  const auto pid = static_cast<std::int64_t>(getpid());
+  const std::string host = host_name();
+  const std::int64_t start = process_start_ticks(pid);
+  return core::NodeInfo{fmt::format("{}:{}:{}", host, pid, start), host, pid, start};
+}
+
+bool node_is_dead_locally(const core::NodeInfo& node) {
+  if (node.host != host_name()) {
+    return false;
+  }
+  if (kill(static_cast<pid_t>(node.pid), 0) != 0 && errno == ESRCH) {
+    return true;
+  }
+  return process_start_ticks(node.pid) != node.pid_start;
+}
+
+Runner::Runner(core::JobStore& store, WorkerDeps deps, RunnerOptions options, std::shared_ptr<spdlog::logger> log)
+    : m_store(store), m_deps(deps), m_options(std::move(options)), m_log(std::move(log)), m_node(this_node()) {
+  for (const auto& [name, concurrency] : m_options.queues) {
+    auto queue = std::make_unique<QueueState>();
+    queue->name = name;
+    queue->concurrency = std::max<std::size_t>(1, concurrency);
+    m_queues.emplace(name, std::move(queue));
+  }
+}
+
+Runner::~Runner() {
+  stop();
+  for (auto& [name, queue] : m_queues) {
+    queue->threads.clear();  // jthread: request stop and join
+  }
+}
+
+void Runner::stop() {
+  {
+    std::lock_guard lock{m_mutex};
+    m_stopping = true;
+  }
+  m_wake.notify_all();
+}
+
+void Runner::notify() {
+  {
+    std::lock_guard lock{m_mutex};
+    m_notified = true;
+  }
+  m_wake.notify_all();
+}
+
+void Runner::worker_loop(QueueState& queue, std::stop_token stop) {
+  for (;;) {
+    QueueState::Item item;
+    {
+      std::unique_lock lock{m_mutex};
+      queue.has_work.wait(lock, stop, [&] { return !queue.ready.empty(); });
+      if (queue.ready.empty()) {
+        return;  // stop requested
+      }
+      item = std::move(queue.ready.front());
+      queue.ready.pop_front();
+    }
+    WorkResult result = Failed{fmt::format("unknown worker '{}'", item.job.worker)};
+    if (item.worker != nullptr) {
+      JobContext context{item.job, item.flight->stop.get_token(), item.flight->deadline, m_log};
+      try {
+        result = item.worker->perform(context);
+      } catch (const std::exception& e) {
+        result = Failed{fmt::format("worker threw: {}", e.what())};
+      } catch (...) {
+        result = Failed{"worker threw a non-standard exception"};
+      }
+    }
+    finish(queue, item.job, result, false);
+  }
+}
+
+JobOutcome Runner::outcome_of(const Job& job, const WorkResult& result, UnixMicros now) {
+  JobOutcome outcome;
+  outcome.id = job.id;
+  if (std::holds_alternative<Done>(result)) {
+    outcome.kind = JobOutcome::Kind::completed;
+  } else if (const auto* failed = std::get_if<Failed>(&result)) {
+    outcome.kind = JobOutcome::Kind::failed;
+    outcome.error = failed->error;
+    Backoff policy = backoff_for(job, Backoff{});
+    if (auto it = m_workers.find(job.worker); it != m_workers.end() && it->second) {
+      policy = backoff_for(job, it->second->backoff());
+    }
+    outcome.retry_at = now + micros(policy.delay(job.attempt, jitter_unit()));
+  } else if (const auto* discard = std::get_if<Discard>(&result)) {
+    outcome.kind = JobOutcome::Kind::discarded;
+    outcome.error = discard->error;
+  } else if (const auto* snooze = std::get_if<Snooze>(&result)) {
+    outcome.kind = JobOutcome::Kind::snoozed;
+    outcome.retry_at = now + micros(snooze->delay);
+  }
+  return outcome;
+}
+
+void Runner::finish(QueueState& queue, const Job& job, const WorkResult& result, bool timed_out) {
+  const UnixMicros now = core::now_micros();
+  bool wake = false;
+  {
+    std::lock_guard lock{m_mutex};
+    auto it = m_in_flight.find(job.id);
+    const bool already_recorded = it != m_in_flight.end() && it->second->timed_out && !timed_out;
+    if (!already_recorded) {
+      m_outcomes.push_back(outcome_of(job, result, now));
+    }
+    if (!timed_out) {
+      // The worker returned: its slot is free again.
+      --queue.busy;
+      if (it != m_in_flight.end()) {
+        m_in_flight.erase(it);
+      }
+    }
+    // Wake the store thread when it has a batch worth recording or a
+    // queue is running dry, not for every job.
+    wake = m_outcomes.size() >= std::max<std::size_t>(1, queue.concurrency / 2) || queue.ready.empty();
+  }
+  if (wake) {
+    m_wake.notify_all();
+  }
+}
+
+void Runner::expire_timeouts(UnixMicros now) {
+  std::vector<std::shared_ptr<InFlight>> expired;
+  {
+    std::lock_guard lock{m_mutex};
+    for (auto& [id, flight] : m_in_flight) {
+      if (flight->deadline != 0 && now >= flight->deadline && !flight->timed_out) {
+        flight->timed_out = true;
+        flight->stop.request_stop();
+        expired.push_back(flight);
+      }
+    }
+  }
+  // The attempt fails now; whatever the worker returns later is dropped.
+  for (const auto& flight : expired) {
+    m_log->warn("job timed out id={} worker={} timeout={}", flight->job.id, flight->job.worker,
+                core::format_duration(flight->timeout));
+    finish(*flight->queue, flight->job,
+           Failed{fmt::format("timed out after {}", core::format_duration(flight->timeout))}, true);
+  }
+}
+
+core::Result<void> Runner::heartbeat_and_rescue(UnixMicros now, RunSummary& summary) {
+  if (auto ok = m_store.heartbeat(m_node, now); !ok) {
+    return ok;
+  }
+  auto nodes = m_store.nodes();
+  if (!nodes) {
+    return tl::unexpected(nodes.error());
+  }
+  std::vector<std::string> dead;
+  for (const auto& [node, last_beat] : *nodes) {
+    if (node.id == m_node.id) {
+      continue;
+    }
+    // Liveness, not elapsed time: on this host a node is dead only when its
+    // process is gone, so a slow job of a live process is never run twice.
+    // Elsewhere a missing heartbeat is all there is to go by.
+    const bool local = node.host == m_node.host;
+    if ((local && node_is_dead_locally(node)) || (!local && now - last_beat > micros(m_options.stale_after))) {
+      dead.push_back(node.id);
+    }
+  }
+  auto rescued = m_store.rescue(dead, m_node.id);
+  if (!rescued) {
+    return tl::unexpected(rescued.error());
+  }
+  if (*rescued > 0) {
+    m_log->warn("rescued jobs={} dead_nodes={}", *rescued, dead.size());
+    summary.rescued += *rescued;
+  }
+  return {};
+}
+
+core::Result<void> Runner::flush(RunSummary& summary, std::vector<std::int64_t>& failed_ids) {
+  std::vector<JobOutcome> outcomes;
+  {
+    std::lock_guard lock{m_mutex};
+    outcomes.swap(m_outcomes);
+  }
+  if (outcomes.empty()) {
+    return {};
+  }
+  auto recorded = m_store.record(outcomes, core::now_micros());
+  if (!recorded) {
+    // Keep them for the next round: an outcome is never dropped.
+    std::lock_guard lock{m_mutex};
+    m_outcomes.insert(m_outcomes.begin(), outcomes.begin(), outcomes.end());
+    return recorded;
+  }
+  for (const auto& outcome : outcomes) {
+    switch (outcome.kind) {
+      case JobOutcome::Kind::completed: ++summary.completed; break;
+      case JobOutcome::Kind::failed:
+        ++summary.retryable;  // corrected at the end of run() for exhausted attempts
+        failed_ids.push_back(outcome.id);
+        break;
+      case JobOutcome::Kind::discarded: ++summary.discarded; break;
+      case JobOutcome::Kind::snoozed: ++summary.snoozed; break;
+      case JobOutcome::Kind::cancelled: break;
+    }
+  }
+  return {};
+}
+
+core::Result<RunSummary> Runner::run() {
+  RunSummary summary;
+  UnixMicros now = core::now_micros();
+  if (auto ok = heartbeat_and_rescue(now, summary); !ok) {
+    return tl::unexpected(ok.error());
+  }
+  for (auto& [name, queue] : m_queues) {
+    for (std::size_t i = 0; i < queue->concurrency; ++i) {
+      QueueState* q = queue.get();
+      queue->threads.emplace_back([this, q](std::stop_token stop) { worker_loop(*q, stop); });
+    }
+  }
+  UnixMicros next_heartbeat = now + micros(m_options.heartbeat);
+  std::vector<std::int64_t> failed_ids;  // to tell retryable from exhausted at the end
+  int store_errors = 0;
+  core::Result<RunSummary> result = summary;
+
+  for (;;) {
+    now = core::now_micros();
+    auto step = [&]() -> core::Result<bool> {  // true: something was claimed
+      if (now >= next_heartbeat) {
+        if (auto ok = heartbeat_and_rescue(now, summary); !ok) {
+          return tl::unexpected(ok.error());
+        }
+        next_heartbeat = now + micros(m_options.heartbeat);
+      }
+      expire_timeouts(now);
+      if (auto ok = flush(summary, failed_ids); !ok) {
+        return tl::unexpected(ok.error());
+      }
+      if (m_scheduler != nullptr) {
+        if (auto ok = m_scheduler->insert_due(m_store, now); !ok) {
+          return tl::unexpected(ok.error());
+        }
+      }
+      bool claimed_any = false;
+      for (auto& [name, queue] : m_queues) {
+        std::size_t free = 0;
+        {
+          std::lock_guard lock{m_mutex};
+          if (m_stopping) {
+            break;
+          }
+          free = queue->concurrency > queue->busy ? queue->concurrency - queue->busy : 0;
+        }
+        if (free == 0) {
+          continue;
+        }
+        auto jobs = m_store.claim(name, std::min(free, m_options.claim_batch), m_node.id, now);
+        if (!jobs) {
+          return tl::unexpected(jobs.error());
+        }
+        if (jobs->empty()) {
+          continue;
+        }
+        claimed_any = true;
+        {
+          std::lock_guard lock{m_mutex};
+          for (auto& job : *jobs) {
+            Worker* worker = nullptr;
+            auto it = m_workers.find(job.worker);
+            if (it == m_workers.end()) {
+              const WorkerKind* kind = find_worker_kind(job.worker);
+              it = m_workers.emplace(job.worker, kind ? kind->make(m_deps) : nullptr).first;
+            }
+            worker = it->second.get();
+            auto flight = std::make_shared<InFlight>();
+            const core::Millis timeout = job.timeout_ms > 0 ? core::Millis{job.timeout_ms}
+                                         : worker != nullptr ? worker->timeout()
+                                                             : core::Millis{0};
+            flight->job = job;
+            flight->queue = queue.get();
+            flight->timeout = timeout;
+            flight->deadline = timeout.count() > 0 ? now + micros(timeout) : 0;
+            m_in_flight[job.id] = flight;
+            ++queue->busy;
+            queue->ready.push_back({std::move(job), worker, std::move(flight)});
+          }
+        }
+        queue->has_work.notify_all();
+      }
+      return claimed_any;
+    };
+    auto stepped = step();
+    if (!stepped) {
+      // A busy or failing store: log, back off briefly and try again; give
+      // up only when it keeps failing, after letting running jobs finish.
+      m_log->error("store error={} attempt={}", stepped.error().message, store_errors + 1);
+      if (++store_errors >= 20) {
+        result = tl::unexpected(stepped.error());
+        stop();
+      }
+    } else {
+      store_errors = 0;
+    }
+
+    std::unique_lock lock{m_mutex};
+    std::size_t busy = 0;
+    for (auto& [name, queue] : m_queues) {
+      busy += queue->busy;
+    }
+    const bool idle = stepped && !*stepped && busy == 0 && m_outcomes.empty();
+    if ((m_stopping && busy == 0 && m_outcomes.empty()) || (m_options.drain == Drain::yes && idle && !m_notified)) {
+      break;
+    }
+    if (stepped && *stepped) {
+      continue;  // more may be due right away
+    }
+    // Sleep until a worker reports, a job is inserted, stop, a timeout or
+    // heartbeat is due, or the poll interval passes.
+    UnixMicros wake_at = now + micros(stepped ? m_options.poll_interval : core::Millis{100});
+    wake_at = std::min(wake_at, next_heartbeat);
+    for (const auto& [id, flight] : m_in_flight) {
+      if (flight->deadline != 0 && !flight->timed_out) {
+        wake_at = std::min(wake_at, flight->deadline);
+      }
+    }
+    m_notified = false;
+    const auto wait_for = std::chrono::microseconds{std::max<UnixMicros>(0, wake_at - core::now_micros())};
+    m_wake.wait_for(lock, wait_for, [&] { return m_stopping || m_notified || !m_outcomes.empty(); });
+  }
+
+  // Stop the worker threads (all idle now), record what is left.
+  for (auto& [name, queue] : m_queues) {
+    queue->threads.clear();
+  }
+  if (auto ok = flush(summary, failed_ids); !ok && result) {
+    result = tl::unexpected(ok.error());
+  }
+  (void)m_store.remove_node(m_node.id);
+  if (!result) {
+    return result;
+  }
+  // A failure that used the last attempt was recorded as discarded by the
+  // store; count those from the jobs themselves.
+  if (summary.retryable > 0) {
+    std::size_t discarded = 0;
+    for (const auto id : failed_ids) {
+      auto job = m_store.job(id);
+      if (job && *job && (*job)->state == core::JobState::discarded) {
+        ++discarded;
+      }
+    }
+    const std::size_t already = summary.discarded;
+    const std::size_t extra = discarded > already ? discarded - already : 0;
+    summary.discarded += extra;
+    summary.retryable -= std::min(summary.retryable, extra);
+  }
+  return summary;
+}
+
+}  // namespace vibe::jobs
