@@ -32,7 +32,7 @@ struct Runner::InFlight {
 struct Runner::QueueState {
   std::string name;
   std::size_t concurrency = 1;
-  std::size_t busy = 0;  // claimed and not yet returned by a worker thread
+  std::size_t busy = 0;     // claimed and not yet returned by a worker thread (running + ready)
   struct Item {
     Job job;
     Worker* worker;  // null: unknown worker
@@ -166,6 +166,9 @@ void Runner::worker_loop(QueueState& queue, std::stop_token stop) {
       }
       item = std::move(queue.ready.front());
       queue.ready.pop_front();
+      // The timeout runs from the start of the attempt, not from the claim.
+      const auto timeout = item.flight->timeout;
+      item.flight->deadline = timeout.count() > 0 ? core::now_micros() + micros(timeout) : 0;
     }
     WorkResult result = Failed{fmt::format("unknown worker '{}'", item.job.worker)};
     if (item.worker != nullptr) {
@@ -222,9 +225,11 @@ void Runner::finish(QueueState& queue, const Job& job, const WorkResult& result,
         m_in_flight.erase(it);
       }
     }
-    // Wake the store thread when it has a batch worth recording or a
-    // queue is running dry, not for every job.
-    wake = m_outcomes.size() >= std::max<std::size_t>(1, queue.concurrency / 2) || queue.ready.empty();
+    // Wake the store thread when half of this queue's slots are free (a
+    // batch worth a round trip) or it has nothing left, not for every job.
+    // Wake when the local buffer is down to half the concurrency.
+    wake = queue.ready.size() <= queue.concurrency / 2;
+    m_wanted = m_wanted || wake;
   }
   if (wake) {
     m_wake.notify_all();
@@ -284,22 +289,21 @@ core::Result<void> Runner::heartbeat_and_rescue(UnixMicros now, RunSummary& summ
   return {};
 }
 
-core::Result<void> Runner::flush(RunSummary& summary, std::vector<std::int64_t>& failed_ids) {
+std::vector<JobOutcome> Runner::take_outcomes() {
   std::vector<JobOutcome> outcomes;
-  {
-    std::lock_guard lock{m_mutex};
-    outcomes.swap(m_outcomes);
-  }
-  if (outcomes.empty()) {
-    return {};
-  }
-  auto recorded = m_store.record(outcomes, core::now_micros());
-  if (!recorded) {
-    // Keep them for the next round: an outcome is never dropped.
-    std::lock_guard lock{m_mutex};
-    m_outcomes.insert(m_outcomes.begin(), outcomes.begin(), outcomes.end());
-    return recorded;
-  }
+  std::lock_guard lock{m_mutex};
+  outcomes.swap(m_outcomes);
+  return outcomes;
+}
+
+void Runner::put_back(std::vector<JobOutcome>& outcomes) {
+  // A round that failed keeps its outcomes for the next: none is dropped.
+  std::lock_guard lock{m_mutex};
+  m_outcomes.insert(m_outcomes.begin(), outcomes.begin(), outcomes.end());
+}
+
+void Runner::count(const std::vector<JobOutcome>& outcomes, RunSummary& summary,
+                   std::vector<std::int64_t>& failed_ids) {
   for (const auto& outcome : outcomes) {
     switch (outcome.kind) {
       case JobOutcome::Kind::completed: ++summary.completed; break;
@@ -312,6 +316,18 @@ core::Result<void> Runner::flush(RunSummary& summary, std::vector<std::int64_t>&
       case JobOutcome::Kind::cancelled: break;
     }
   }
+}
+
+core::Result<void> Runner::flush(RunSummary& summary, std::vector<std::int64_t>& failed_ids) {
+  auto outcomes = take_outcomes();
+  if (outcomes.empty()) {
+    return {};
+  }
+  if (auto recorded = m_store.record(outcomes, core::now_micros()); !recorded) {
+    put_back(outcomes);
+    return recorded;
+  }
+  count(outcomes, summary, failed_ids);
   return {};
 }
 
@@ -342,14 +358,15 @@ core::Result<RunSummary> Runner::run() {
         next_heartbeat = now + micros(m_options.heartbeat);
       }
       expire_timeouts(now);
-      if (auto ok = flush(summary, failed_ids); !ok) {
-        return tl::unexpected(ok.error());
-      }
       if (m_scheduler != nullptr) {
         if (auto ok = m_scheduler->insert_due(m_store, now); !ok) {
           return tl::unexpected(ok.error());
         }
       }
+      // The outcomes since the last round are recorded in the same
+      // transaction as the first claim: one commit per round.
+      std::vector<JobOutcome> outcomes = take_outcomes();
+      bool recorded = outcomes.empty();
       bool claimed_any = false;
       for (auto& [name, queue] : m_queues) {
         std::size_t free = 0;
@@ -358,14 +375,30 @@ core::Result<RunSummary> Runner::run() {
           if (m_stopping) {
             break;
           }
-          free = queue->concurrency > queue->busy ? queue->concurrency - queue->busy : 0;
+          // Claim up to twice the concurrency: the extra jobs wait in a
+          // local buffer, so workers never idle between rounds and a round
+          // commits many jobs even at low concurrency. They are executing
+          // in the store (a crash rescues them); stop() releases them.
+          const std::size_t capacity = 2 * queue->concurrency;
+          free = capacity > queue->busy ? capacity - queue->busy : 0;
+          if (free < queue->concurrency / 2 && queue->busy > 0) {
+            free = 0;  // not worth a round yet
+          }
         }
         if (free == 0) {
           continue;
         }
-        auto jobs = m_store.claim(name, std::min(free, m_options.claim_batch), m_node.id, now);
+        auto jobs = m_store.exchange(recorded ? std::span<const JobOutcome>{} : std::span<const JobOutcome>{outcomes},
+                                     name, std::min(free, m_options.claim_batch), m_node.id, now);
         if (!jobs) {
+          if (!recorded) {
+            put_back(outcomes);
+          }
           return tl::unexpected(jobs.error());
+        }
+        if (!recorded) {
+          count(outcomes, summary, failed_ids);
+          recorded = true;
         }
         if (jobs->empty()) {
           continue;
@@ -388,13 +421,23 @@ core::Result<RunSummary> Runner::run() {
             flight->job = job;
             flight->queue = queue.get();
             flight->timeout = timeout;
-            flight->deadline = timeout.count() > 0 ? now + micros(timeout) : 0;
             m_in_flight[job.id] = flight;
             ++queue->busy;
             queue->ready.push_back({std::move(job), worker, std::move(flight)});
           }
         }
-        queue->has_work.notify_all();
+        // One wake-up per job: waking every thread for a few jobs costs more
+        // than the jobs.
+        for (std::size_t i = 0; i < jobs->size(); ++i) {
+          queue->has_work.notify_one();
+        }
+      }
+      if (!recorded) {
+        if (auto ok = m_store.record(outcomes, now); !ok) {
+          put_back(outcomes);
+          return tl::unexpected(ok.error());
+        }
+        count(outcomes, summary, failed_ids);
       }
       return claimed_any;
     };
@@ -412,6 +455,26 @@ core::Result<RunSummary> Runner::run() {
     }
 
     std::unique_lock lock{m_mutex};
+    if (m_stopping) {
+      // Jobs claimed but not started go back to the queue, uncounted.
+      std::vector<std::int64_t> unstarted;
+      for (auto& [name, queue] : m_queues) {
+        for (const auto& item : queue->ready) {
+          unstarted.push_back(item.job.id);
+          m_in_flight.erase(item.job.id);
+        }
+        queue->busy -= queue->ready.size();
+        queue->ready.clear();
+      }
+      if (!unstarted.empty()) {
+        lock.unlock();
+        if (auto released = m_store.release(unstarted); !released) {
+          m_log->error("release failed jobs={} error={} (they will be rescued)", unstarted.size(),
+                       released.error().message);
+        }
+        lock.lock();
+      }
+    }
     std::size_t busy = 0;
     for (auto& [name, queue] : m_queues) {
       busy += queue->busy;
@@ -434,7 +497,8 @@ core::Result<RunSummary> Runner::run() {
     }
     m_notified = false;
     const auto wait_for = std::chrono::microseconds{std::max<UnixMicros>(0, wake_at - core::now_micros())};
-    m_wake.wait_for(lock, wait_for, [&] { return m_stopping || m_notified || !m_outcomes.empty(); });
+    m_wake.wait_for(lock, wait_for, [&] { return m_stopping || m_notified || m_wanted; });
+    m_wanted = false;
   }
 
   // Stop the worker threads (all idle now), record what is left.

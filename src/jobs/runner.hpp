@@ -75,6 +75,10 @@ private:
   core::JobOutcome outcome_of(const core::Job& job, const WorkResult& result, core::UnixMicros now);
   core::Result<void> heartbeat_and_rescue(core::UnixMicros now, RunSummary& summary);
   core::Result<void> flush(RunSummary& summary, std::vector<std::int64_t>& failed_ids);
+  std::vector<core::JobOutcome> take_outcomes();
+  void put_back(std::vector<core::JobOutcome>& outcomes);
+  static void count(const std::vector<core::JobOutcome>& outcomes, RunSummary& summary,
+                    std::vector<std::int64_t>& failed_ids);
   void expire_timeouts(core::UnixMicros now);
 
   core::JobStore& m_store;
@@ -92,6 +96,7 @@ private:
   std::map<std::string, std::unique_ptr<Worker>> m_workers;
   bool m_stopping = false;
   bool m_notified = false;
+  bool m_wanted = false;  // a worker asked for a round: many free slots, or a queue ran dry
   std::uint64_t m_rounds_since_jitter = 0;
 };
 

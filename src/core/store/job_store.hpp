@@ -133,6 +133,15 @@ public:
   // appended to the job's errors. Only jobs still executing are changed.
   virtual Result<void> record(std::span<const JobOutcome> outcomes, UnixMicros now) = 0;
 
+  // record(done) and claim(queue, limit, ...) in one transaction: what a
+  // runner does every round, at the cost of one commit instead of two.
+  virtual Result<std::vector<Job>> exchange(std::span<const JobOutcome> done, std::string_view queue,
+                                            std::size_t limit, std::string_view node, UnixMicros now) = 0;
+
+  // Returns claimed jobs that never started (a runner stopping with jobs in
+  // its local buffer) to available, their attempt not counted.
+  virtual Result<void> release(std::span<const std::int64_t> ids) = 0;
+
   virtual Result<std::optional<Job>> job(std::int64_t id) = 0;
   virtual Result<std::vector<Job>> jobs(const JobFilter& filter) = 0;
 

@@ -173,6 +173,9 @@ public:
     // between checkpoints and a bigger cache roughly double insert rates.
     m_db.exec("PRAGMA wal_autocheckpoint=10000");
     m_db.exec("PRAGMA cache_size=-65536");
+    // UPDATE ... RETURNING (job claims) materializes its rows; in memory
+    // that costs nothing, on disk it is a temp file per claim.
+    m_db.exec("PRAGMA temp_store=MEMORY");
     migrate();
     m_insert_event = std::make_unique<SQLite::Statement>(
         m_db,
@@ -390,27 +393,27 @@ public:
 
   Result<std::vector<Job>> claim(std::string_view queue, std::size_t limit, std::string_view node,
                                  UnixMicros now) override {
+    return exchange({}, queue, limit, node, now);
+  }
+
+  Result<void> record(std::span<const JobOutcome> outcomes, UnixMicros now) override {
+    auto claimed = exchange(outcomes, {}, 0, {}, now);
+    if (!claimed) {
+      return tl::unexpected(claimed.error());
+    }
+    return {};
+  }
+
+  Result<std::vector<Job>> exchange(std::span<const JobOutcome> done, std::string_view queue, std::size_t limit,
+                                    std::string_view node, UnixMicros now) override {
     std::lock_guard lock{m_mutex};
     try {
-      if (!m_claim) {
-        m_claim = std::make_unique<SQLite::Statement>(
-            m_db, std::string{"UPDATE jobs SET state = 'executing', attempt = attempt + 1, attempted_at = ?1, "
-                              "attempted_by = ?2 WHERE id IN (SELECT id FROM jobs WHERE queue = ?3 AND state IN "
-                              "('available', 'scheduled', 'retryable') AND scheduled_at <= ?1 "
-                              "ORDER BY priority, scheduled_at, id LIMIT ?4) RETURNING "} +
-                      k_job_columns);
-      }
       SQLite::Transaction tx{m_db, SQLite::TransactionBehavior::IMMEDIATE};
-      SQLite::Statement& q = *m_claim;
-      q.bind(1, static_cast<std::int64_t>(now));
-      q.bind(2, std::string{node});
-      q.bind(3, std::string{queue});
-      q.bind(4, static_cast<std::int64_t>(limit));
+      record_locked(done, now);
       std::vector<Job> claimed;
-      while (q.executeStep()) {
-        claimed.push_back(read_job(q));
+      if (limit > 0) {
+        claimed = claim_locked(queue, limit, node, now);
       }
-      q.reset();
       tx.commit();
       // RETURNING gives no order; hand jobs out as the queue orders them.
       std::sort(claimed.begin(), claimed.end(), [](const Job& a, const Job& b) {
@@ -421,61 +424,30 @@ public:
       if (m_claim) {
         m_claim->reset();
       }
-      return tl::unexpected(storage_error("claim jobs", e));
+      if (m_record) {
+        m_record->reset();
+      }
+      return tl::unexpected(
+          storage_error(fmt::format("record {} job outcomes and claim from '{}'", done.size(), queue), e));
     }
   }
 
-  Result<void> record(std::span<const JobOutcome> outcomes, UnixMicros now) override {
+  Result<void> release(std::span<const std::int64_t> ids) override {
     std::lock_guard lock{m_mutex};
     try {
-      if (!m_record) {
-        // One statement for every kind of outcome, so a batch of mixed
-        // outcomes is one prepared statement run N times.
-        m_record = std::make_unique<SQLite::Statement>(m_db, R"sql(
-UPDATE jobs SET
-  state = CASE ?2
-    WHEN 'completed' THEN 'completed'
-    WHEN 'failed' THEN CASE WHEN attempt >= max_attempts THEN 'discarded' ELSE 'retryable' END
-    WHEN 'discarded' THEN 'discarded'
-    WHEN 'snoozed' THEN 'scheduled'
-    ELSE 'cancelled' END,
-  scheduled_at = CASE WHEN ?2 = 'snoozed' OR (?2 = 'failed' AND attempt < max_attempts) THEN ?4 ELSE scheduled_at END,
-  attempt = CASE WHEN ?2 = 'snoozed' THEN attempt - 1 ELSE attempt END,
-  completed_at = CASE WHEN ?2 = 'completed' THEN ?3 ELSE completed_at END,
-  discarded_at = CASE WHEN ?2 = 'discarded' OR (?2 = 'failed' AND attempt >= max_attempts) THEN ?3 ELSE discarded_at END,
-  cancelled_at = CASE WHEN ?2 = 'cancelled' THEN ?3 ELSE cancelled_at END,
-  ended_at = CASE WHEN ?2 IN ('completed', 'discarded', 'cancelled') OR (?2 = 'failed' AND attempt >= max_attempts)
-                  THEN ?3 ELSE 0 END,
-  errors = CASE WHEN ?5 IS NULL THEN errors
-                ELSE json_insert(errors, '$[#]', json_object('at', ?6, 'attempt', attempt, 'error', ?5)) END
-WHERE id = ?1 AND state = 'executing'
-)sql");
-      }
       SQLite::Transaction tx{m_db, SQLite::TransactionBehavior::IMMEDIATE};
-      SQLite::Statement& q = *m_record;
-      const std::string at = format_rfc3339(now);
-      for (const auto& outcome : outcomes) {
-        static constexpr const char* k_kinds[] = {"completed", "failed", "discarded", "snoozed", "cancelled"};
-        q.bind(1, static_cast<std::int64_t>(outcome.id));
-        q.bind(2, k_kinds[static_cast<int>(outcome.kind)]);
-        q.bind(3, static_cast<std::int64_t>(now));
-        q.bind(4, static_cast<std::int64_t>(outcome.retry_at));
-        if (outcome.kind == JobOutcome::Kind::completed || outcome.kind == JobOutcome::Kind::snoozed) {
-          q.bind(5);
-        } else {
-          q.bind(5, outcome.error);
-        }
-        q.bind(6, at);
+      SQLite::Statement q{m_db,
+                          "UPDATE jobs SET state = 'available', attempt = attempt - 1, attempted_by = '' "
+                          "WHERE id = ? AND state = 'executing'"};
+      for (const auto id : ids) {
+        q.bind(1, static_cast<std::int64_t>(id));
         q.exec();
         q.reset();
       }
       tx.commit();
       return {};
     } catch (const std::exception& e) {
-      if (m_record) {
-        m_record->reset();
-      }
-      return tl::unexpected(storage_error(fmt::format("record {} job outcomes", outcomes.size()), e));
+      return tl::unexpected(storage_error("release jobs", e));
     }
   }
 
@@ -755,6 +727,76 @@ WHERE state = 'executing' AND attempted_by <> ?3 AND attempted_by NOT IN (SELECT
   }
 
 private:
+  // REQUIRES: m_mutex is held, inside a transaction.
+  std::vector<Job> claim_locked(std::string_view queue, std::size_t limit, std::string_view node, UnixMicros now) {
+    if (!m_claim) {
+      m_claim = std::make_unique<SQLite::Statement>(
+          m_db, std::string{"UPDATE jobs SET state = 'executing', attempt = attempt + 1, attempted_at = ?1, "
+                            "attempted_by = ?2 WHERE id IN (SELECT id FROM jobs WHERE queue = ?3 AND state IN "
+                            "('available', 'scheduled', 'retryable') AND scheduled_at <= ?1 "
+                            "ORDER BY priority, scheduled_at, id LIMIT ?4) RETURNING "} +
+                    k_job_columns);
+    }
+    SQLite::Statement& q = *m_claim;
+    q.bind(1, static_cast<std::int64_t>(now));
+    q.bind(2, std::string{node});
+    q.bind(3, std::string{queue});
+    q.bind(4, static_cast<std::int64_t>(limit));
+    std::vector<Job> claimed;
+    while (q.executeStep()) {
+      claimed.push_back(read_job(q));
+    }
+    q.reset();
+    return claimed;
+  }
+
+  // REQUIRES: m_mutex is held, inside a transaction.
+  void record_locked(std::span<const JobOutcome> outcomes, UnixMicros now) {
+    if (outcomes.empty()) {
+      return;
+    }
+    if (!m_record) {
+      // One statement for every kind of outcome, so a batch of mixed
+      // outcomes is one prepared statement run N times.
+      m_record = std::make_unique<SQLite::Statement>(m_db, R"sql(
+UPDATE jobs SET
+  state = CASE ?2
+    WHEN 'completed' THEN 'completed'
+    WHEN 'failed' THEN CASE WHEN attempt >= max_attempts THEN 'discarded' ELSE 'retryable' END
+    WHEN 'discarded' THEN 'discarded'
+    WHEN 'snoozed' THEN 'scheduled'
+    ELSE 'cancelled' END,
+  scheduled_at = CASE WHEN ?2 = 'snoozed' OR (?2 = 'failed' AND attempt < max_attempts) THEN ?4 ELSE scheduled_at END,
+  attempt = CASE WHEN ?2 = 'snoozed' THEN attempt - 1 ELSE attempt END,
+  completed_at = CASE WHEN ?2 = 'completed' THEN ?3 ELSE completed_at END,
+  discarded_at = CASE WHEN ?2 = 'discarded' OR (?2 = 'failed' AND attempt >= max_attempts) THEN ?3 ELSE discarded_at END,
+  cancelled_at = CASE WHEN ?2 = 'cancelled' THEN ?3 ELSE cancelled_at END,
+  ended_at = CASE WHEN ?2 IN ('completed', 'discarded', 'cancelled') OR (?2 = 'failed' AND attempt >= max_attempts)
+                  THEN ?3 ELSE 0 END,
+  errors = CASE WHEN ?5 IS NULL THEN errors
+                ELSE json_insert(errors, '$[#]', json_object('at', ?6, 'attempt', attempt, 'error', ?5)) END
+WHERE id = ?1 AND state = 'executing'
+)sql");
+    }
+    SQLite::Statement& q = *m_record;
+    const std::string at = format_rfc3339(now);
+    static constexpr const char* k_kinds[] = {"completed", "failed", "discarded", "snoozed", "cancelled"};
+    for (const auto& outcome : outcomes) {
+      q.bind(1, static_cast<std::int64_t>(outcome.id));
+      q.bind(2, k_kinds[static_cast<int>(outcome.kind)]);
+      q.bind(3, static_cast<std::int64_t>(now));
+      q.bind(4, static_cast<std::int64_t>(outcome.retry_at));
+      if (outcome.kind == JobOutcome::Kind::completed || outcome.kind == JobOutcome::Kind::snoozed) {
+        q.bind(5);
+      } else {
+        q.bind(5, outcome.error);
+      }
+      q.bind(6, at);
+      q.exec();
+      q.reset();
+    }
+  }
+
   // REQUIRES: m_mutex is held, inside a transaction.
   Inserted insert_job(const NewJob& job, UnixMicros now) {
     std::string unique_key;
