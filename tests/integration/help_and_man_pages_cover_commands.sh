@@ -14,14 +14,19 @@ status=0
 "$VIBE" > /dev/null 2>&1 || status=$?
 expect_eq "no command exit" "$status" 2
 
-for page in vibe.1 vibe.yaml.5; do
+for page in vibe.1 vibe-jobs.1 vibe.yaml.5; do
   groff -man -Tutf8 -ww -z "$VIBE_SRC/man/$page" 2> warn.txt || fail "$page does not render"
   [ ! -s warn.txt ] || fail "$page warnings: $(cat warn.txt)"
 done
 groff -man -Tutf8 "$VIBE_SRC/man/vibe.1" 2>/dev/null | sed 's/.\x08//g' > vibe.1.txt
-for cmd in validate init poll events stats "feed parse" sources "jobs list" "jobs show" "jobs enqueue" "jobs retry" "jobs cancel" "jobs prune" "jobs stats" "jobs run" "jobs wait" "cron next"; do
+for cmd in validate init poll events stats "feed parse" sources jobs "cron next"; do
   grep -q "vibe $cmd" vibe.1.txt || fail "vibe(1) does not document 'vibe $cmd'"
 done
+groff -man -Tutf8 "$VIBE_SRC/man/vibe-jobs.1" 2>/dev/null | sed 's/.\x08//g' > vibe-jobs.1.txt
+for cmd in list show enqueue retry cancel prune stats run wait; do
+  grep -q "vibe jobs $cmd" vibe-jobs.1.txt || fail "vibe-jobs(1) does not document 'vibe jobs $cmd'"
+done
+"$VIBE" jobs enqueue --help > /dev/null || fail "enqueue help"
 groff -man -Tutf8 "$VIBE_SRC/man/vibe.yaml.5" 2>/dev/null | sed 's/.\x08//g' > vibe.yaml.5.txt
 "$VIBE" sources --json > kinds.ndjson
 [ -s kinds.ndjson ] || fail "vibe sources printed nothing"
