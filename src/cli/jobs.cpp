@@ -60,6 +60,7 @@ struct PruneArgs {
 
 struct RunArgs {
   std::vector<std::string> queues;
+  std::string prune_after = "7d";
   bool drain = false;
   std::size_t concurrency = 0;
   bool json = false;
@@ -348,10 +349,12 @@ core::Result<int> stats(const GlobalOptions& global, bool json) {
 core::Result<int> run(const GlobalOptions& global, const RunArgs& args) {
   // Block SIGINT/SIGTERM in every thread (before any is created) and take
   // them on one thread with sigwait, which may then call Runner::stop().
+  // SIGUSR1 only wakes that thread when run() is over.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   auto opened = open(global);
@@ -365,6 +368,11 @@ core::Result<int> run(const GlobalOptions& global, const RunArgs& args) {
   }
   jobs::RunnerOptions options;
   options.drain = args.drain ? jobs::Drain::yes : jobs::Drain::no;
+  auto prune_after = core::parse_duration(args.prune_after);
+  if (!prune_after) {
+    return core::fail(core::Errc::usage, "--prune-after: " + prune_after.error().message);
+  }
+  options.prune_after = *prune_after;
   options.queues.clear();
   const auto& configured = opened->config.queues;
   if (args.queues.empty()) {
@@ -391,27 +399,27 @@ core::Result<int> run(const GlobalOptions& global, const RunArgs& args) {
     }
   }
 
-  std::jthread signal_thread{[&runner, signals](std::stop_token stop) {
-    while (!stop.stop_requested()) {
-      timespec tick{0, 200'000'000};  // re-check the stop token between waits
-      if (sigtimedwait(&signals, nullptr, &tick) > 0) {
-        runner.stop();
-        return;
-      }
+  std::thread signal_thread{[&runner, signals] {
+    int signal = 0;
+    if (sigwait(&signals, &signal) == 0 && signal != SIGUSR1) {
+      runner.stop();
     }
   }};
   auto summary = runner.run();
-  signal_thread.request_stop();
+  pthread_kill(signal_thread.native_handle(), SIGUSR1);  // harmless if it already returned
+  signal_thread.join();
   writer.stop();
   if (!summary) {
     return tl::unexpected(summary.error());
   }
   if (args.json) {
     print_json_line({{"completed", summary->completed}, {"retryable", summary->retryable},
-                     {"discarded", summary->discarded}, {"snoozed", summary->snoozed}, {"rescued", summary->rescued}});
+                     {"discarded", summary->discarded}, {"snoozed", summary->snoozed}, {"rescued", summary->rescued},
+                     {"pruned", summary->pruned}});
   } else {
-    fmt::print("completed={} retryable={} discarded={} snoozed={} rescued={}\n", summary->completed, summary->retryable,
-               summary->discarded, summary->snoozed, summary->rescued);
+    fmt::print("completed={} retryable={} discarded={} snoozed={} rescued={}{}\n", summary->completed,
+               summary->retryable, summary->discarded, summary->snoozed, summary->rescued,
+               summary->pruned > 0 ? fmt::format(" pruned={}", summary->pruned) : "");
   }
   return summary->discarded > 0 ? 1 : 0;
 }
@@ -514,6 +522,7 @@ void add_jobs_commands(CLI::App& app, const GlobalOptions& global, Action& run_a
   run_cmd->add_option("--queue", run_args->queues, "only these queues (repeatable; default: queues: in vibe.yaml)")->type_name("Q");
   run_cmd->add_flag("--drain", run_args->drain, "exit once no job is due or running; exit 1 if any job was discarded");
   run_cmd->add_option("--concurrency", run_args->concurrency, "jobs at once per queue (default: from queues:)")->type_name("N");
+  run_cmd->add_option("--prune-after", run_args->prune_after, "delete finished jobs older than this (default 7d; 0s: never)")->type_name("DUR");
   run_cmd->add_flag("--json", run_args->json, "print the summary as JSON");
   run_cmd->callback([&run_action, &global, run_args] { run_action = [&global, run_args] { return run(global, *run_args); }; });
 

@@ -156,12 +156,31 @@ void Runner::notify() {
 }
 
 void Runner::worker_loop(QueueState& queue, std::stop_token stop) {
+  std::optional<QueueState::Item> done;  // the job this thread just ran
+  WorkResult result = Done{};
   for (;;) {
     QueueState::Item item;
+    bool wake = false;
     {
+      // Recording the last result and taking the next job share one lock:
+      // with many threads and short jobs, the lock is the hot spot.
       std::unique_lock lock{m_mutex};
+      if (done) {
+        wake = finish_locked(queue, done->job, result, false);
+        done.reset();
+      }
+      if (queue.ready.empty() && wake) {
+        lock.unlock();
+        m_wake.notify_all();
+        wake = false;
+        lock.lock();
+      }
       queue.has_work.wait(lock, stop, [&] { return !queue.ready.empty(); });
       if (queue.ready.empty()) {
+        if (wake) {
+          lock.unlock();
+          m_wake.notify_all();
+        }
         return;  // stop requested
       }
       item = std::move(queue.ready.front());
@@ -170,7 +189,10 @@ void Runner::worker_loop(QueueState& queue, std::stop_token stop) {
       const auto timeout = item.flight->timeout;
       item.flight->deadline = timeout.count() > 0 ? core::now_micros() + micros(timeout) : 0;
     }
-    WorkResult result = Failed{fmt::format("unknown worker '{}'", item.job.worker)};
+    if (wake) {
+      m_wake.notify_all();
+    }
+    result = Failed{fmt::format("unknown worker '{}'", item.job.worker)};
     if (item.worker != nullptr) {
       JobContext context{item.job, item.flight->stop.get_token(), item.flight->deadline, m_log};
       try {
@@ -181,7 +203,7 @@ void Runner::worker_loop(QueueState& queue, std::stop_token stop) {
         result = Failed{"worker threw a non-standard exception"};
       }
     }
-    finish(queue, item.job, result, false);
+    done = std::move(item);
   }
 }
 
@@ -208,32 +230,24 @@ JobOutcome Runner::outcome_of(const Job& job, const WorkResult& result, UnixMicr
   return outcome;
 }
 
-void Runner::finish(QueueState& queue, const Job& job, const WorkResult& result, bool timed_out) {
-  const UnixMicros now = core::now_micros();
-  bool wake = false;
-  {
-    std::lock_guard lock{m_mutex};
-    auto it = m_in_flight.find(job.id);
-    const bool already_recorded = it != m_in_flight.end() && it->second->timed_out && !timed_out;
-    if (!already_recorded) {
-      m_outcomes.push_back(outcome_of(job, result, now));
-    }
-    if (!timed_out) {
-      // The worker returned: its slot is free again.
-      --queue.busy;
-      if (it != m_in_flight.end()) {
-        m_in_flight.erase(it);
-      }
-    }
-    // Wake the store thread when half of this queue's slots are free (a
-    // batch worth a round trip) or it has nothing left, not for every job.
-    // Wake when the local buffer is down to half the concurrency.
-    wake = queue.ready.size() <= queue.concurrency / 2;
-    m_wanted = m_wanted || wake;
+bool Runner::finish_locked(QueueState& queue, const Job& job, const WorkResult& result, bool timed_out) {
+  auto it = m_in_flight.find(job.id);
+  const bool already_recorded = it != m_in_flight.end() && it->second->timed_out && !timed_out;
+  if (!already_recorded) {
+    m_outcomes.push_back(outcome_of(job, result, core::now_micros()));
   }
-  if (wake) {
-    m_wake.notify_all();
+  if (!timed_out) {
+    // The worker returned: its slot is free again.
+    --queue.busy;
+    if (it != m_in_flight.end()) {
+      m_in_flight.erase(it);
+    }
   }
+  // Wake the store thread when the local buffer is down to half the
+  // concurrency (a batch worth a round trip), not for every job.
+  const bool wake = queue.ready.size() <= queue.concurrency / 2;
+  m_wanted = m_wanted || wake;
+  return wake;
 }
 
 void Runner::expire_timeouts(UnixMicros now) {
@@ -252,8 +266,15 @@ void Runner::expire_timeouts(UnixMicros now) {
   for (const auto& flight : expired) {
     m_log->warn("job timed out id={} worker={} timeout={}", flight->job.id, flight->job.worker,
                 core::format_duration(flight->timeout));
-    finish(*flight->queue, flight->job,
-           Failed{fmt::format("timed out after {}", core::format_duration(flight->timeout))}, true);
+    bool wake = false;
+    {
+      std::lock_guard lock{m_mutex};
+      wake = finish_locked(*flight->queue, flight->job,
+                           Failed{fmt::format("timed out after {}", core::format_duration(flight->timeout))}, true);
+    }
+    if (wake) {
+      m_wake.notify_all();
+    }
   }
 }
 
@@ -345,6 +366,7 @@ core::Result<RunSummary> Runner::run() {
   }
   UnixMicros next_heartbeat = now + micros(m_options.heartbeat);
   std::vector<std::int64_t> failed_ids;  // to tell retryable from exhausted at the end
+  UnixMicros next_prune = now;
   int store_errors = 0;
   core::Result<RunSummary> result = summary;
 
@@ -356,6 +378,18 @@ core::Result<RunSummary> Runner::run() {
           return tl::unexpected(ok.error());
         }
         next_heartbeat = now + micros(m_options.heartbeat);
+      }
+      if (m_options.prune_after.count() > 0 && now >= next_prune) {
+        // Bounded batches inside prune_jobs keep each transaction short.
+        auto pruned = m_store.prune_jobs(now - micros(m_options.prune_after), 10'000);
+        if (!pruned) {
+          return tl::unexpected(pruned.error());
+        }
+        if (*pruned > 0) {
+          m_log->info("pruned jobs={} older_than={}", *pruned, core::format_duration(m_options.prune_after));
+        }
+        summary.pruned += *pruned;
+        next_prune = now + micros(m_options.prune_every);
       }
       expire_timeouts(now);
       if (m_scheduler != nullptr) {
@@ -426,8 +460,8 @@ core::Result<RunSummary> Runner::run() {
             queue->ready.push_back({std::move(job), worker, std::move(flight)});
           }
         }
-        // One wake-up per job: waking every thread for a few jobs costs more
-        // than the jobs.
+        // One wake-up per job (a no-op once every thread is awake): waking
+        // every thread for a few jobs costs more than the jobs.
         for (std::size_t i = 0; i < jobs->size(); ++i) {
           queue->has_work.notify_one();
         }

@@ -26,6 +26,8 @@ struct RunnerOptions {
   core::Millis heartbeat{1000};       // node heartbeat and rescue check
   core::Millis stale_after{30'000};   // a node on another host is dead after this long without a heartbeat
   std::size_t claim_batch = 1000;     // most jobs claimed per queue per round
+  core::Millis prune_after{7 * 24 * 3'600'000};  // finished jobs older than this are deleted; 0: never
+  core::Millis prune_every{600'000};             // how often to prune (at start, then every 10 min)
 };
 
 struct RunSummary {
@@ -34,6 +36,7 @@ struct RunSummary {
   std::size_t discarded = 0;
   std::size_t snoozed = 0;
   std::size_t rescued = 0;    // jobs of dead nodes returned to the queue at start
+  std::size_t pruned = 0;     // finished jobs deleted for age
 };
 
 // Executes jobs. One thread (the caller of run()) talks to the store: it
@@ -71,7 +74,10 @@ private:
   struct InFlight;
 
   void worker_loop(QueueState& queue, std::stop_token stop);
-  void finish(QueueState& queue, const core::Job& job, const WorkResult& result, bool timed_out);
+  // Records a result and frees the slot (unless `timed_out`: the attempt
+  // failed but the worker still runs). Returns whether the store thread
+  // should be woken. REQUIRES: m_mutex is held.
+  bool finish_locked(QueueState& queue, const core::Job& job, const WorkResult& result, bool timed_out);
   core::JobOutcome outcome_of(const core::Job& job, const WorkResult& result, core::UnixMicros now);
   core::Result<void> heartbeat_and_rescue(core::UnixMicros now, RunSummary& summary);
   core::Result<void> flush(RunSummary& summary, std::vector<std::int64_t>& failed_ids);

@@ -173,4 +173,27 @@ TEST_SUITE("jobs::runner") {
     REQUIRE(summary);
     CHECK(summary->completed == 1);
   }
+
+  TEST_CASE("a runner prunes finished jobs older than prune_after and keeps the rest") {
+    TempDir dir;
+    auto store = open(dir);
+    auto& q = store->jobs();
+    const UnixMicros long_ago = now_micros() - 30LL * 24 * 3600 * k_micros_per_second;
+    NewJob job;
+    job.worker = "noop";
+    REQUIRE(q.insert_jobs(std::span{&job, 1}, long_ago));
+    auto claimed = q.claim("default", 1, "old-node", long_ago);
+    REQUIRE(claimed->size() == 1);
+    const JobOutcome done{claimed->at(0).id, JobOutcome::Kind::completed, "", 0};
+    REQUIRE(q.record(std::span{&done, 1}, long_ago));
+    const auto fresh = insert(q, "{}");
+    jobs::RunnerOptions options = drain();
+    options.prune_after = Millis{24LL * 3600 * 1000};
+    jobs::Runner runner{q, {}, options, quiet()};
+    auto summary = runner.run();
+    REQUIRE(summary);
+    CHECK(summary->pruned == 1);
+    CHECK(!*q.job(claimed->at(0).id));
+    CHECK(get(q, fresh).state == JobState::completed);  // finished just now: kept
+  }
 }
