@@ -94,6 +94,11 @@ Backoff backoff_for(const Job& job, Backoff fallback) {
   return fallback;
 }
 
+// Jobs claimed per queue, as a multiple of its concurrency: the surplus
+// waits in a local buffer so workers never idle between rounds and each
+// round's transaction covers many jobs.
+constexpr std::size_t k_buffer_factor = 4;
+
 double jitter_unit() {
   thread_local Jitter jitter{std::random_device{}()};
   return jitter.next();
@@ -243,9 +248,9 @@ bool Runner::finish_locked(QueueState& queue, const Job& job, const WorkResult& 
       m_in_flight.erase(it);
     }
   }
-  // Wake the store thread when the local buffer is down to half the
-  // concurrency (a batch worth a round trip), not for every job.
-  const bool wake = queue.ready.size() <= queue.concurrency / 2;
+  // Wake the store thread when the local buffer is down to the concurrency
+  // (a batch worth a round trip, with work left meanwhile), not for every job.
+  const bool wake = queue.ready.size() <= queue.concurrency;
   m_wanted = m_wanted || wake;
   return wake;
 }
@@ -409,13 +414,12 @@ core::Result<RunSummary> Runner::run() {
           if (m_stopping) {
             break;
           }
-          // Claim up to twice the concurrency: the extra jobs wait in a
-          // local buffer, so workers never idle between rounds and a round
-          // commits many jobs even at low concurrency. They are executing
-          // in the store (a crash rescues them); stop() releases them.
-          const std::size_t capacity = 2 * queue->concurrency;
+          // Claim beyond the concurrency (k_buffer_factor): buffered jobs
+          // are executing in the store (a crash rescues them) and stop()
+          // releases them.
+          const std::size_t capacity = k_buffer_factor * queue->concurrency;
           free = capacity > queue->busy ? capacity - queue->busy : 0;
-          if (free < queue->concurrency / 2 && queue->busy > 0) {
+          if (free < queue->concurrency && queue->busy > 0) {
             free = 0;  // not worth a round yet
           }
         }
@@ -438,26 +442,34 @@ core::Result<RunSummary> Runner::run() {
           continue;
         }
         claimed_any = true;
+        // Build each job's bookkeeping before taking the lock, which the
+        // worker threads are waiting for; only moves happen under it. Only
+        // this thread changes m_workers, so it may read it unlocked.
+        std::vector<QueueState::Item> items;
+        items.reserve(jobs->size());
+        for (auto& job : *jobs) {
+          auto it = m_workers.find(job.worker);
+          if (it == m_workers.end()) {
+            const WorkerKind* kind = find_worker_kind(job.worker);
+            auto made = kind ? kind->make(m_deps) : nullptr;
+            std::lock_guard lock{m_mutex};
+            it = m_workers.emplace(job.worker, std::move(made)).first;
+          }
+          Worker* worker = it->second.get();
+          auto flight = std::make_shared<InFlight>();
+          flight->timeout = job.timeout_ms > 0 ? core::Millis{job.timeout_ms}
+                            : worker != nullptr ? worker->timeout()
+                                                : core::Millis{0};
+          flight->job = job;
+          flight->queue = queue.get();
+          items.push_back({std::move(job), worker, std::move(flight)});
+        }
         {
           std::lock_guard lock{m_mutex};
-          for (auto& job : *jobs) {
-            Worker* worker = nullptr;
-            auto it = m_workers.find(job.worker);
-            if (it == m_workers.end()) {
-              const WorkerKind* kind = find_worker_kind(job.worker);
-              it = m_workers.emplace(job.worker, kind ? kind->make(m_deps) : nullptr).first;
-            }
-            worker = it->second.get();
-            auto flight = std::make_shared<InFlight>();
-            const core::Millis timeout = job.timeout_ms > 0 ? core::Millis{job.timeout_ms}
-                                         : worker != nullptr ? worker->timeout()
-                                                             : core::Millis{0};
-            flight->job = job;
-            flight->queue = queue.get();
-            flight->timeout = timeout;
-            m_in_flight[job.id] = flight;
+          for (auto& item : items) {
+            m_in_flight.emplace(item.job.id, item.flight);
             ++queue->busy;
-            queue->ready.push_back({std::move(job), worker, std::move(flight)});
+            queue->ready.push_back(std::move(item));
           }
         }
         // One wake-up per job (a no-op once every thread is awake): waking

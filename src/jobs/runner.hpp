@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 
 namespace vibe::jobs {
 
@@ -97,7 +98,7 @@ private:
   std::mutex m_mutex;                        // guards everything below
   std::condition_variable m_wake;            // the store thread: outcomes, free slots, notify, stop
   std::vector<core::JobOutcome> m_outcomes;
-  std::map<std::int64_t, std::shared_ptr<InFlight>> m_in_flight;
+  std::unordered_map<std::int64_t, std::shared_ptr<InFlight>> m_in_flight;
   std::map<std::string, std::unique_ptr<QueueState>> m_queues;
   std::map<std::string, std::unique_ptr<Worker>> m_workers;
   bool m_stopping = false;
