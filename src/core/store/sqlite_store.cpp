@@ -518,12 +518,7 @@ public:
         changed = static_cast<std::size_t>(q.exec());
       } else {
         SQLite::Statement q{m_db, std::string{k_set} + "id = ?2"};
-        for (const auto id : ids) {
-          q.bind(1, static_cast<std::int64_t>(now));
-          q.bind(2, static_cast<std::int64_t>(id));
-          changed += static_cast<std::size_t>(q.exec());
-          q.reset();
-        }
+        changed = exec_per_id(q, ids, now);
       }
       tx.commit();
       return changed;
@@ -539,13 +534,7 @@ public:
       SQLite::Statement q{m_db,
                           "UPDATE jobs SET state = 'cancelled', cancelled_at = ?1, ended_at = ?1 WHERE id = ?2 AND "
                           "state NOT IN ('completed', 'discarded', 'cancelled')"};
-      std::size_t changed = 0;
-      for (const auto id : ids) {
-        q.bind(1, static_cast<std::int64_t>(now));
-        q.bind(2, static_cast<std::int64_t>(id));
-        changed += static_cast<std::size_t>(q.exec());
-        q.reset();
-      }
+      const std::size_t changed = exec_per_id(q, ids, now);
       tx.commit();
       return changed;
     } catch (const std::exception& e) {
@@ -728,6 +717,19 @@ WHERE state = 'executing' AND attempted_by <> ?3 AND attempted_by NOT IN (SELECT
   }
 
 private:
+  // Runs `q` once per id with ?1 = now and ?2 = the id; returns the rows
+  // changed. REQUIRES: m_mutex is held, inside a transaction.
+  static std::size_t exec_per_id(SQLite::Statement& q, std::span<const std::int64_t> ids, UnixMicros now) {
+    std::size_t changed = 0;
+    for (const auto id : ids) {
+      q.bind(1, static_cast<std::int64_t>(now));
+      q.bind(2, static_cast<std::int64_t>(id));
+      changed += static_cast<std::size_t>(q.exec());
+      q.reset();
+    }
+    return changed;
+  }
+
   // REQUIRES: m_mutex is held, inside a transaction.
   std::vector<Job> claim_locked(std::string_view queue, std::size_t limit, std::string_view node, UnixMicros now) {
     if (!m_claim) {
