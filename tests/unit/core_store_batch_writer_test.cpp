@@ -4,7 +4,6 @@
 #include "store_helpers.hpp"
 
 #include <doctest/doctest.h>
-#include <spdlog/sinks/null_sink.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -15,10 +14,6 @@ using vibe::test::make_event;
 using vibe::test::TempDir;
 
 namespace {
-
-std::shared_ptr<spdlog::logger> quiet() {
-  return std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
-}
 
 // A store whose writes fail, counting the calls.
 class FailingStore final : public Store {
@@ -42,7 +37,7 @@ TEST_SUITE("core::store::batch_writer") {
     TempDir dir;
     auto store = open_sqlite_store(dir.path() / "vibe.db");
     REQUIRE(store);
-    BatchWriter writer{**store, BufferConfig{1000, Millis{20}, 50'000}, quiet()};
+    BatchWriter writer{**store, BufferConfig{1000, Millis{20}, 50'000}, vibe::test::quiet_logger()};
     constexpr int k_threads = 4;
     constexpr int k_per_thread = 200;
     std::vector<std::thread> producers;
@@ -73,7 +68,7 @@ TEST_SUITE("core::store::batch_writer") {
 
   TEST_CASE("a failed commit fails every waiter in the batch") {
     FailingStore store;
-    BatchWriter writer{store, BufferConfig{1000, Millis{50}, 50'000}, quiet()};
+    BatchWriter writer{store, BufferConfig{1000, Millis{50}, 50'000}, vibe::test::quiet_logger()};
     auto a = writer.submit(WriteRequest{{make_event("a", "1")}, {}});
     auto b = writer.submit(WriteRequest{{make_event("a", "2")}, {}});
     auto ra = a.get();
@@ -88,7 +83,7 @@ TEST_SUITE("core::store::batch_writer") {
     TempDir dir;
     auto store = open_sqlite_store(dir.path() / "vibe.db");
     REQUIRE(store);
-    BatchWriter writer{**store, BufferConfig{10, Millis{1}, 10}, quiet()};
+    BatchWriter writer{**store, BufferConfig{10, Millis{1}, 10}, vibe::test::quiet_logger()};
     std::vector<std::future<Result<WriteResult>>> futures;
     for (int i = 0; i < 100; ++i) {
       std::vector<Event> events;
@@ -107,7 +102,7 @@ TEST_SUITE("core::store::batch_writer") {
     TempDir dir;
     auto store = open_sqlite_store(dir.path() / "vibe.db");
     REQUIRE(store);
-    BatchWriter writer{**store, BufferConfig{10, Millis{1}, 5}, quiet()};
+    BatchWriter writer{**store, BufferConfig{10, Millis{1}, 5}, vibe::test::quiet_logger()};
     std::vector<Event> events;
     for (int j = 0; j < 50; ++j) {
       events.push_back(make_event("a", std::to_string(j)));
@@ -121,7 +116,7 @@ TEST_SUITE("core::store::batch_writer") {
     TempDir dir;
     auto store = open_sqlite_store(dir.path() / "vibe.db");
     REQUIRE(store);
-    BatchWriter writer{**store, BufferConfig{1000, Millis{10'000}, 50'000}, quiet()};
+    BatchWriter writer{**store, BufferConfig{1000, Millis{10'000}, 50'000}, vibe::test::quiet_logger()};
     auto queued = writer.submit(WriteRequest{{make_event("a", "1")}, {}});
     writer.stop();
     REQUIRE(queued.get());

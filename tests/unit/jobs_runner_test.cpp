@@ -5,7 +5,6 @@
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
-#include <spdlog/sinks/null_sink.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -15,10 +14,6 @@ using namespace vibe::core;
 using vibe::test::TempDir;
 
 namespace {
-
-std::shared_ptr<spdlog::logger> quiet() {
-  return std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
-}
 
 std::unique_ptr<Store> open(const TempDir& dir) {
   auto store = open_sqlite_store(dir.path() / "vibe.db");
@@ -62,7 +57,7 @@ TEST_SUITE("jobs::runner") {
     const auto snoozer = insert(q, R"({"snooze":"1h"})");
     const auto failer = insert(q, R"({"fail":"nope"})", 1);
     const auto retrier = insert(q, R"({"fail":"later"})", 5);
-    jobs::Runner runner{q, {}, drain(), quiet()};
+    jobs::Runner runner{q, {}, drain(), vibe::test::quiet_logger()};
     auto summary = runner.run();
     REQUIRE(summary);
     CHECK(summary->completed == 300);
@@ -90,7 +85,7 @@ TEST_SUITE("jobs::runner") {
     auto store = open(dir);
     auto& q = store->jobs();
     const auto id = insert(q, R"({"sleep":"20s"})", 3, 100);
-    jobs::Runner runner{q, {}, drain(), quiet()};
+    jobs::Runner runner{q, {}, drain(), vibe::test::quiet_logger()};
     const auto started = std::chrono::steady_clock::now();
     auto summary = runner.run();
     REQUIRE(summary);
@@ -111,7 +106,7 @@ TEST_SUITE("jobs::runner") {
     REQUIRE(q.heartbeat(dead, now_micros()));
     const auto id = insert(q, "{}");
     REQUIRE(q.claim("default", 1, "crashed", now_micros())->size() == 1);
-    jobs::Runner runner{q, {}, drain(), quiet()};
+    jobs::Runner runner{q, {}, drain(), vibe::test::quiet_logger()};
     auto summary = runner.run();
     REQUIRE(summary);
     CHECK(summary->rescued == 1);
@@ -129,7 +124,7 @@ TEST_SUITE("jobs::runner") {
     REQUIRE(q.heartbeat(alive, now_micros() - 3600 * k_micros_per_second));
     const auto id = insert(q, "{}");
     REQUIRE(q.claim("default", 1, "slow-but-alive", now_micros())->size() == 1);
-    jobs::Runner runner{q, {}, drain(), quiet()};
+    jobs::Runner runner{q, {}, drain(), vibe::test::quiet_logger()};
     auto summary = runner.run();
     REQUIRE(summary);
     CHECK(summary->rescued == 0);
@@ -145,7 +140,7 @@ TEST_SUITE("jobs::runner") {
     job.worker = "from-the-future";
     job.max_attempts = 1;
     REQUIRE(q.insert_jobs(std::span{&job, 1}, now_micros()));
-    jobs::Runner runner{q, {}, drain(), quiet()};
+    jobs::Runner runner{q, {}, drain(), vibe::test::quiet_logger()};
     auto summary = runner.run();
     REQUIRE(summary);
     CHECK(summary->discarded == 1);
@@ -158,7 +153,7 @@ TEST_SUITE("jobs::runner") {
     jobs::RunnerOptions options = drain();
     options.drain = jobs::Drain::no;
     options.poll_interval = Millis{60'000};  // only notify() can make it claim in time
-    jobs::Runner runner{q, {}, options, quiet()};
+    jobs::Runner runner{q, {}, options, vibe::test::quiet_logger()};
     Result<jobs::RunSummary> summary = fail(Errc::cancelled, "not run");
     std::thread thread{[&] { summary = runner.run(); }};
     const auto id = insert(q, "{}");
@@ -189,7 +184,7 @@ TEST_SUITE("jobs::runner") {
     const auto fresh = insert(q, "{}");
     jobs::RunnerOptions options = drain();
     options.prune_after = Millis{24LL * 3600 * 1000};
-    jobs::Runner runner{q, {}, options, quiet()};
+    jobs::Runner runner{q, {}, options, vibe::test::quiet_logger()};
     auto summary = runner.run();
     REQUIRE(summary);
     CHECK(summary->pruned == 1);

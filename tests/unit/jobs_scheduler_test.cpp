@@ -5,7 +5,6 @@
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
-#include <spdlog/sinks/null_sink.h>
 
 #include <set>
 
@@ -19,10 +18,6 @@ constexpr UnixMicros k_minute = 60 * k_micros_per_second;
 // 2026-11-22T12:00:30Z: half a minute past a fire time of "* * * * *".
 const UnixMicros k_noon = *parse_rfc3339("2026-11-22T12:00:30Z");
 
-std::shared_ptr<spdlog::logger> quiet() {
-  return std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
-}
-
 std::unique_ptr<Store> open(const TempDir& dir) {
   auto store = open_sqlite_store(dir.path() / "vibe.db");
   REQUIRE(store);
@@ -32,7 +27,7 @@ std::unique_ptr<Store> open(const TempDir& dir) {
 jobs::Scheduler scheduler(std::string expr, jobs::CatchUp catch_up = jobs::CatchUp::one) {
   NewJob job;
   job.worker = "noop";
-  return jobs::Scheduler{{jobs::CronEntry{"entry", *CronSchedule::parse(expr), job, catch_up}}, quiet()};
+  return jobs::Scheduler{{jobs::CronEntry{"entry", *CronSchedule::parse(expr), job, catch_up}}, vibe::test::quiet_logger()};
 }
 
 std::vector<Job> all_jobs(Store& store) {

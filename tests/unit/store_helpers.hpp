@@ -3,6 +3,9 @@
 #include "core/event.hpp"
 #include "core/store/store.hpp"
 
+#include <spdlog/logger.h>
+#include <spdlog/sinks/null_sink.h>
+
 #include <filesystem>
 #include <random>
 #include <string>
@@ -26,6 +29,11 @@ public:
 private:
   std::filesystem::path m_path;
 };
+
+// A logger that drops everything, for components under test.
+inline std::shared_ptr<spdlog::logger> quiet_logger() {
+  return std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
+}
 
 inline core::Event make_event(std::string source, std::string key, core::UnixMicros occurred_at = 1'000'000) {
   core::Event event;
