@@ -1,10 +1,18 @@
 #include "cli/commands.hpp"
 
+#include "jobs/worker.hpp"
+
 namespace vibe::cli {
 
 core::Result<core::Config> load_config(const GlobalOptions& global) {
   const auto env = core::process_env();
-  return core::load_config(core::resolve_config_path(global.config, env), env);
+  // Core checks cron entries against the job workers, which only the job
+  // layer knows.
+  std::vector<std::string> workers;
+  for (const auto& kind : jobs::worker_kinds()) {
+    workers.emplace_back(kind.name);
+  }
+  return core::load_config(core::resolve_config_path(global.config, env), env, &workers);
 }
 
 core::Logging make_logging(const GlobalOptions& global) {

@@ -374,7 +374,8 @@ void read_queues(const YAML::Node& node, Diagnostics& diag, Config& config) {
   }
 }
 
-void read_cron(const YAML::Node& node, const EnvLookup& env, Diagnostics& diag, Config& config) {
+void read_cron(const YAML::Node& node, const EnvLookup& env, const std::vector<std::string>* workers,
+               Diagnostics& diag, Config& config) {
   if (!node.IsSequence()) {
     diag.add(node.Mark(), fmt::format("cron: expected a list of entries, got {}", node_kind(node)));
     return;
@@ -442,6 +443,11 @@ void read_cron(const YAML::Node& node, const EnvLookup& env, Diagnostics& diag, 
         } else if (key == "worker") {
           ++actions;
           entry.worker = *text;
+          if (workers != nullptr && std::find(workers->begin(), workers->end(), *text) == workers->end()) {
+            diag.add(value.Mark(), fmt::format("{}.worker: no worker named '{}'{}", what, *text,
+                                               did_you_mean(*text, *workers)));
+            ok = false;
+          }
         } else if (key == "queue") {
           entry.queue = *text;
         } else if (key == "priority" || key == "max_attempts") {
@@ -560,7 +566,8 @@ std::string nearest(std::string_view word, const std::vector<std::string>& candi
   return best;
 }
 
-Result<Config> parse_config(std::string_view text, const fs::path& path, const EnvLookup& env) {
+Result<Config> parse_config(std::string_view text, const fs::path& path, const EnvLookup& env,
+                            const std::vector<std::string>* workers) {
   const fs::path absolute = fs::absolute(path).lexically_normal();
   const fs::path base_dir = absolute.parent_path();
   const std::string shown = path.string();
@@ -642,7 +649,7 @@ Result<Config> parse_config(std::string_view text, const fs::path& path, const E
     read_queues(node, diag, config);
   }
   if (const YAML::Node node = root["cron"]) {
-    read_cron(node, env, diag, config);
+    read_cron(node, env, workers, diag, config);
   }
   if (!diag.empty()) {
     return fail(Errc::config, diag.join());
@@ -650,7 +657,7 @@ Result<Config> parse_config(std::string_view text, const fs::path& path, const E
   return config;
 }
 
-Result<Config> load_config(const fs::path& path, const EnvLookup& env) {
+Result<Config> load_config(const fs::path& path, const EnvLookup& env, const std::vector<std::string>* workers) {
   std::ifstream in{path, std::ios::binary};
   if (!in) {
     return fail(Errc::config, fmt::format("{}: cannot read config file: {}", path.string(),
@@ -658,7 +665,7 @@ Result<Config> load_config(const fs::path& path, const EnvLookup& env) {
   }
   std::ostringstream text;
   text << in.rdbuf();
-  return parse_config(text.str(), path, env);
+  return parse_config(text.str(), path, env, workers);
 }
 
 fs::path resolve_config_path(const std::optional<std::string>& flag, const EnvLookup& env) {

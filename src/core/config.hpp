@@ -80,11 +80,14 @@ EnvLookup process_env();
 // Parses config text. `path` names the file in messages and anchors relative
 // paths. Errors: Errc::config with one "FILE:LINE:COL: ..." line per mistake,
 // joined by '\n'.
+// `workers`, when given, lists the job workers a `cron:` entry may name
+// (the job layer owns that list; core cannot see it).
 Result<Config> parse_config(std::string_view text, const std::filesystem::path& path,
-                            const EnvLookup& env);
+                            const EnvLookup& env, const std::vector<std::string>* workers = nullptr);
 
 // Reads and parses the file at `path`.
-Result<Config> load_config(const std::filesystem::path& path, const EnvLookup& env);
+Result<Config> load_config(const std::filesystem::path& path, const EnvLookup& env,
+                           const std::vector<std::string>* workers = nullptr);
 
 // Which file to use: `flag` (-c) if given, else $VIBE_CONFIG, else ./vibe.yaml.
 std::filesystem::path resolve_config_path(const std::optional<std::string>& flag, const EnvLookup& env);

@@ -203,4 +203,15 @@ TEST_SUITE("core::config") {
     CHECK(m.find("vibe.yaml:5:5: cron[3]: give exactly one of 'command', 'run' or 'worker'") != std::string::npos);
     CHECK(m.find("cron[4].run: want source:<id> of a configured source") != std::string::npos);
   }
+
+  TEST_CASE("a cron worker must be one the job layer knows, when it says which") {
+    const std::vector<std::string> workers{"poll", "exec", "noop"};
+    auto config = parse_config("cron:\n  - { schedule: \"@daily\", worker: nop }\n", "/etc/vibe/vibe.yaml",
+                               fake_env({}), &workers);
+    REQUIRE(!config);
+    CHECK(config.error().message ==
+          "/etc/vibe/vibe.yaml:2:35: cron[0].worker: no worker named 'nop' (did you mean 'noop'?)");
+    CHECK(parse_config("cron:\n  - { schedule: \"@daily\", worker: noop }\n", "/etc/vibe/vibe.yaml", fake_env({}),
+                       &workers));
+  }
 }
