@@ -24,20 +24,6 @@ struct StatsArgs {
   bool json = false;
 };
 
-core::Result<std::unique_ptr<core::Store>> open(const core::Config& config) {
-  auto store = core::open_store(config);
-  if (!store) {
-    return store;
-  }
-  // The store answers stream:<id> from its own catalog; keep it in step with
-  // the config even before the first poll.
-  const auto [sources, streams] = core::catalog_of(config);
-  if (auto synced = (*store)->sync_catalog(sources, streams); !synced) {
-    return tl::unexpected(synced.error());
-  }
-  return store;
-}
-
 core::Result<int> events(const GlobalOptions& global, const EventsArgs& args) {
   auto config = load_config(global);
   if (!config) {
@@ -63,7 +49,7 @@ core::Result<int> events(const GlobalOptions& global, const EventsArgs& args) {
     query->until = *until;
   }
   query->limit = args.limit;
-  auto store = open(*config);
+  auto store = core::open_store_synced(*config);  // stream:<id> is answered from the store's catalog
   if (!store) {
     return tl::unexpected(store.error());
   }
@@ -93,7 +79,7 @@ core::Result<int> stats(const GlobalOptions& global, const StatsArgs& args) {
   if (!query) {
     return tl::unexpected(query.error());
   }
-  auto store = open(*config);
+  auto store = core::open_store_synced(*config);  // stream:<id> is answered from the store's catalog
   if (!store) {
     return tl::unexpected(store.error());
   }

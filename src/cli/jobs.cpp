@@ -76,12 +76,15 @@ struct Opened {
   std::unique_ptr<core::Store> store;
 };
 
-core::Result<Opened> open(const GlobalOptions& global) {
+// `yes` also records the config's streams and sources in the store.
+enum class SyncCatalog { no, yes };
+
+core::Result<Opened> open(const GlobalOptions& global, SyncCatalog sync = SyncCatalog::no) {
   auto config = load_config(global);
   if (!config) {
     return tl::unexpected(config.error());
   }
-  auto store = core::open_store(*config);
+  auto store = sync == SyncCatalog::yes ? core::open_store_synced(*config) : core::open_store(*config);
   if (!store) {
     return tl::unexpected(store.error());
   }
@@ -357,15 +360,11 @@ core::Result<int> run(const GlobalOptions& global, const RunArgs& args) {
   sigaddset(&signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  auto opened = open(global);
+  auto opened = open(global, SyncCatalog::yes);
   if (!opened) {
     return tl::unexpected(opened.error());
   }
   const auto logging = make_logging(global);
-  const auto [sources, streams] = core::catalog_of(opened->config);
-  if (auto synced = opened->store->sync_catalog(sources, streams); !synced) {
-    return tl::unexpected(synced.error());
-  }
   jobs::RunnerOptions options;
   options.drain = args.drain ? jobs::Drain::yes : jobs::Drain::no;
   auto prune_after = core::parse_duration(args.prune_after);

@@ -109,13 +109,9 @@ core::Result<int> poll(const GlobalOptions& global, const PollArgs& args) {
     }
     return report->any_failed() ? 1 : 0;
   }
-  auto store = core::open_store(*config);
+  auto store = core::open_store_synced(*config);
   if (!store) {
     return tl::unexpected(store.error());
-  }
-  const auto [sources, streams] = core::catalog_of(*config);
-  if (auto synced = (*store)->sync_catalog(sources, streams); !synced) {
-    return tl::unexpected(synced.error());
   }
   core::BatchWriter writer{**store, config->buffer, logging.get("store.writer")};
   auto report = core::poll_sources(*config, args.sources, store->get(), &writer, core::DryRun::no, logging.get("poll"),

@@ -104,7 +104,6 @@ private:
   bool m_stopping = false;
   bool m_notified = false;
   bool m_wanted = false;  // a worker asked for a round: many free slots, or a queue ran dry
-  std::uint64_t m_rounds_since_jitter = 0;
 };
 
 // Identifies this process as a node: host, pid, and the pid's start time.

@@ -1288,20 +1288,26 @@ Result<Feed> parse_feed(std::string_view body, std::string_view base_url) {
   return feed;
 }
 
+namespace {
+
+// Absent values are omitted from the JSON, not written as "".
+void put_nonempty(nlohmann::json& j, const char* key, const std::string& value) {
+  if (!value.empty()) {
+    j[key] = value;
+  }
+}
+
+}  // namespace
+
 nlohmann::json to_json(const Entry& entry) {
   nlohmann::json j = nlohmann::json::object();
-  auto put = [&j](const char* key, const std::string& value) {
-    if (!value.empty()) {
-      j[key] = value;
-    }
-  };
-  put("id", entry.id);
-  put("link", entry.link);
-  put("title", entry.title);
-  put("summary", entry.summary);
-  put("content", entry.content);
-  put("content_type", entry.content_type);
-  put("author", entry.author);
+  put_nonempty(j, "id", entry.id);
+  put_nonempty(j, "link", entry.link);
+  put_nonempty(j, "title", entry.title);
+  put_nonempty(j, "summary", entry.summary);
+  put_nonempty(j, "content", entry.content);
+  put_nonempty(j, "content_type", entry.content_type);
+  put_nonempty(j, "author", entry.author);
   if (!entry.authors.empty()) {
     j["authors"] = entry.authors;
   }
@@ -1333,19 +1339,14 @@ nlohmann::json to_json(const Entry& entry) {
 
 nlohmann::json to_json(const Feed& feed) {
   nlohmann::json j = nlohmann::json::object();
-  auto put = [&j](const char* key, const std::string& value) {
-    if (!value.empty()) {
-      j[key] = value;
-    }
-  };
-  put("format", feed.format);
-  put("version", feed.version);
-  put("title", feed.title);
-  put("link", feed.link);
-  put("subtitle", feed.subtitle);
-  put("self", feed.self);
-  put("language", feed.language);
-  put("author", feed.author);
+  put_nonempty(j, "format", feed.format);
+  put_nonempty(j, "version", feed.version);
+  put_nonempty(j, "title", feed.title);
+  put_nonempty(j, "link", feed.link);
+  put_nonempty(j, "subtitle", feed.subtitle);
+  put_nonempty(j, "self", feed.self);
+  put_nonempty(j, "language", feed.language);
+  put_nonempty(j, "author", feed.author);
   if (feed.updated) {
     j["updated"] = format_rfc3339(*feed.updated);
   }

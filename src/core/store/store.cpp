@@ -11,6 +11,18 @@ Result<std::unique_ptr<Store>> open_store(const Config& config) {
   return open_sqlite_store(config.sqlite_path);
 }
 
+Result<std::unique_ptr<Store>> open_store_synced(const Config& config) {
+  auto store = open_store(config);
+  if (!store) {
+    return store;
+  }
+  const auto [sources, streams] = catalog_of(config);
+  if (auto synced = (*store)->sync_catalog(sources, streams); !synced) {
+    return tl::unexpected(synced.error());
+  }
+  return store;
+}
+
 std::pair<std::vector<CatalogSource>, std::vector<CatalogStream>> catalog_of(const Config& config) {
   std::vector<CatalogSource> sources;
   for (const auto& source : config.sources) {

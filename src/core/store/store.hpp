@@ -103,6 +103,10 @@ public:
 // Opens the store a config names, creating it and applying migrations.
 Result<std::unique_ptr<Store>> open_store(const Config& config);
 
+// open_store(), then records the config's streams and sources in the store
+// (sync_catalog), so stream:<id> queries and workers see the current config.
+Result<std::unique_ptr<Store>> open_store_synced(const Config& config);
+
 // The catalog rows for a config (secrets stay out: display values only).
 std::pair<std::vector<CatalogSource>, std::vector<CatalogStream>> catalog_of(const Config& config);
 
