@@ -8,7 +8,7 @@ echo run >> "$1/runs"
 [ "$(wc -l < "$1/runs")" -gt 1 ] && exit 0
 echo $$ > "$1/job.pid"
 touch "$1/started"
-exec sleep 60  # the job's work: it runs until the runner is killed; the test waits on files, not on this
+exec tail -f /dev/null  # the job's work: it blocks until killed
 SH
 id=$("$VIBE" jobs enqueue exec --args "{\"argv\": [\"sh\", \"$T/job.sh\", \"$T\"]}")
 "$VIBE" jobs run > first.log 2>&1 &

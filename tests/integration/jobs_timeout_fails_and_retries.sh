@@ -2,9 +2,8 @@
 # is retried; the command is killed, not left running.
 . "$(dirname "$0")/lib.sh"
 printf 'version: 1\n' > vibe.yaml
-# The command's `sleep 30` is the job's work, meant to outlive its 300ms
-# timeout; nothing in the test waits for it.
-id=$("$VIBE" jobs enqueue exec --args "{\"shell\": \"touch $T/began; sleep 30; touch $T/finished\"}" --timeout 300ms --max-attempts 2 --backoff fixed)
+# The command blocks until it is killed, so only the 300ms timeout ends it.
+id=$("$VIBE" jobs enqueue exec --args "{\"shell\": \"touch $T/began; tail -f /dev/null; touch $T/finished\"}" --timeout 300ms --max-attempts 2 --backoff fixed)
 start=$SECONDS
 "$VIBE" jobs run --drain > out.txt || fail "drain exited non-zero with attempts left: $(cat out.txt)"
 (( SECONDS - start < 20 )) || fail "the timeout did not stop the job"
