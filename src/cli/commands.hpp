@@ -19,7 +19,8 @@ namespace vibe::cli {
 
 struct GlobalOptions {
   std::optional<std::string> config;  // -c FILE
-  std::string log_level = "warn";     // --log-level, or $VIBE_LOG
+  std::optional<std::string> log_level;  // --log-level, or $VIBE_LOG; default warn (serve: info)
+  std::string log_format = "text";       // --log-format text|json
 };
 
 using Action = std::function<core::Result<int>()>;
@@ -31,11 +32,14 @@ void add_feed_commands(CLI::App& app, const GlobalOptions& global, Action& run);
 void add_sources_command(CLI::App& app, const GlobalOptions& global, Action& run);
 void add_cron_commands(CLI::App& app, const GlobalOptions& global, Action& run);    // cron next
 void add_jobs_commands(CLI::App& app, const GlobalOptions& global, Action& run);    // jobs ...
+void add_serve_commands(CLI::App& app, const GlobalOptions& global, Action& run);   // serve, status, reload
+void add_stream_commands(CLI::App& app, const GlobalOptions& global, Action& run);  // stream ...
 
 // Loads the config that -c / $VIBE_CONFIG / ./vibe.yaml names.
 core::Result<core::Config> load_config(const GlobalOptions& global);
 
-// The Logging that --log-level asks for.
-core::Logging make_logging(const GlobalOptions& global);
+// The Logging that --log-level and --log-format ask for; `fallback` is the
+// level when neither --log-level nor $VIBE_LOG gives one.
+core::Logging make_logging(const GlobalOptions& global, spdlog::level::level_enum fallback = spdlog::level::warn);
 
 }  // namespace vibe::cli

@@ -15,8 +15,10 @@ core::Result<core::Config> load_config(const GlobalOptions& global) {
   return core::load_config(core::resolve_config_path(global.config, env), env, &workers);
 }
 
-core::Logging make_logging(const GlobalOptions& global) {
-  return core::Logging{core::parse_log_level(global.log_level).value_or(spdlog::level::warn)};
+core::Logging make_logging(const GlobalOptions& global, spdlog::level::level_enum fallback) {
+  const auto level = global.log_level ? core::parse_log_level(*global.log_level) : std::nullopt;
+  return core::Logging{level.value_or(fallback),
+                       core::parse_log_format(global.log_format).value_or(core::LogFormat::text)};
 }
 
 }  // namespace vibe::cli

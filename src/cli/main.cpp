@@ -16,6 +16,7 @@ int exit_code_for(vibe::core::Errc code) {
   switch (code) {
     case vibe::core::Errc::config:
     case vibe::core::Errc::usage:
+    case vibe::core::Errc::conflict:
       return 2;
     default:
       return 1;
@@ -39,9 +40,13 @@ int main(int argc, char** argv) {
   }
   app.add_option("-c,--config", global.config, "config file (default: $VIBE_CONFIG, then ./vibe.yaml)")
       ->type_name("FILE");
-  app.add_option("--log-level", global.log_level, "trace, debug, info, warn, error or off (default: $VIBE_LOG or warn)")
+  app.add_option("--log-level", global.log_level,
+                 "trace, debug, info, warn, error or off (default: $VIBE_LOG, else warn; info for serve)")
       ->type_name("LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  app.add_option("--log-format", global.log_format, "text (default) or json: one JSON object per log line")
+      ->type_name("FORMAT")
+      ->check(CLI::IsMember({"text", "json"}));
 
   cli::Action run;
   cli::add_config_commands(app, global, run);
@@ -51,6 +56,8 @@ int main(int argc, char** argv) {
   cli::add_sources_command(app, global, run);
   cli::add_jobs_commands(app, global, run);
   cli::add_cron_commands(app, global, run);
+  cli::add_serve_commands(app, global, run);
+  cli::add_stream_commands(app, global, run);
   auto* help = app.add_subcommand("help", "show this help");
   help->callback([&] {
     run = [&]() -> core::Result<int> {

@@ -48,7 +48,7 @@ void print_report(const core::PollReport& report, bool json) {
     total_new += r.new_events;
     total_dup += r.duplicates;
     total_skipped += r.skipped;
-    failed += r.outcome == core::PollOutcome::failed ? 1 : 0;
+    failed += r.outcome == core::PollOutcome::failed || r.outcome == core::PollOutcome::crashed ? 1 : 0;
     if (json) {
       print_json_line(report_json(r));
       continue;

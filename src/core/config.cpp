@@ -26,16 +26,27 @@ constexpr OptionSpec k_buffer_options[] = {
     {"max_pending", OptionType::integer, "50000", "refuse ingest while more than this many events wait"},
 };
 
+constexpr OptionSpec k_serve_options[] = {
+    {"socket", OptionType::string, "", "control socket path (default DATA_DIR/vibe.sock)"},
+    {"shutdown_timeout", OptionType::duration, "30s", "on SIGTERM, how long running jobs may take to finish"},
+    {"max_restarts", OptionType::integer, "10", "restarts within restart_window before a source is failed"},
+    {"restart_window", OptionType::duration, "60s", "the window max_restarts counts in"},
+    {"restart_backoff", OptionType::duration, "1s", "delay before a crashed source's first restart"},
+    {"restart_backoff_max", OptionType::duration, "60s", "longest delay between restarts"},
+    {"breaker_failures", OptionType::integer, "5", "consecutive failed polls that open a source's breaker"},
+    {"breaker_cooldown", OptionType::duration, "5m", "how long an open breaker waits before one probe"},
+};
+
 constexpr OptionSpec k_stream_options[] = {
     {"title", OptionType::string, "", "a human-readable name"},
     {"sources", OptionType::string, "", "ids of the sources on this timeline"},
 };
 
-const std::vector<std::string> k_top_level_keys = {"version", "data_dir", "store",  "buffer",
+const std::vector<std::string> k_top_level_keys = {"version", "data_dir", "store",  "buffer", "serve",
                                                    "sources", "streams",  "queues", "cron"};
 // Keys DESIGN.md §3 sketches that this version does not implement yet. Naming
 // them apart from typos tells the user the file is not wrong, vibe is behind.
-const std::vector<std::string> k_future_keys = {"serve", "pipelines"};
+const std::vector<std::string> k_future_keys = {"pipelines"};
 
 // Collects every mistake in the file, so one run reports them all, in file
 // order.
@@ -636,6 +647,28 @@ Result<Config> parse_config(std::string_view text, const fs::path& path, const E
         config.buffer.max_events = static_cast<std::size_t>(std::max<std::int64_t>(1, values.integer("max_events")));
         config.buffer.max_delay = values.duration("max_delay");
         config.buffer.max_pending = static_cast<std::size_t>(std::max<std::int64_t>(1, values.integer("max_pending")));
+      }
+    }
+  }
+  config.serve.socket = config.data_dir / "vibe.sock";
+  if (const YAML::Node node = root["serve"]) {
+    if (!node.IsMap()) {
+      diag.add(node.Mark(), fmt::format("serve: expected a mapping, got {}", node_kind(node)));
+    } else {
+      OptionValues values;
+      read_options(node, k_serve_options, "serve", {}, env, base_dir, diag, values);
+      if (values.all().size() == std::size(k_serve_options)) {
+        ServeConfig& serve = config.serve;
+        if (!values.get("socket").empty()) {
+          serve.socket = resolve_path(base_dir, values.get("socket"));
+        }
+        serve.shutdown_timeout = values.duration("shutdown_timeout");
+        serve.max_restarts = std::max<std::int64_t>(0, values.integer("max_restarts"));
+        serve.restart_window = values.duration("restart_window");
+        serve.restart_backoff = values.duration("restart_backoff");
+        serve.restart_backoff_max = std::max(serve.restart_backoff, values.duration("restart_backoff_max"));
+        serve.breaker_failures = std::max<std::int64_t>(1, values.integer("breaker_failures"));
+        serve.breaker_cooldown = values.duration("breaker_cooldown");
       }
     }
   }

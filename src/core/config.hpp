@@ -41,6 +41,18 @@ struct BufferConfig {
   std::size_t max_pending = 50'000;
 };
 
+// How `vibe serve` runs (the `serve:` block).
+struct ServeConfig {
+  std::filesystem::path socket;           // absolute; default data_dir/vibe.sock
+  Millis shutdown_timeout{30'000};        // running jobs get this long to finish on SIGTERM
+  std::int64_t max_restarts = 10;         // more restarts than this within restart_window: the source is failed
+  Millis restart_window{60'000};
+  Millis restart_backoff{1'000};          // first restart delay; doubles, jittered, up to restart_backoff_max
+  Millis restart_backoff_max{60'000};
+  std::int64_t breaker_failures = 5;      // consecutive failed polls that open a source's circuit breaker
+  Millis breaker_cooldown{300'000};       // how long an open breaker waits before one probe poll
+};
+
 // One `cron:` entry: what to insert as a job at each fire time.
 struct CronConfig {
   std::string name;          // identifies its fire times; defaults to a hash of the entry
@@ -61,6 +73,7 @@ struct Config {
   std::string store;               // as written, e.g. "sqlite:.vibe/vibe.db"
   std::filesystem::path sqlite_path;  // absolute
   BufferConfig buffer;
+  ServeConfig serve;
   std::vector<SourceConfig> sources;  // in file order
   std::vector<StreamConfig> streams;  // in file order
   std::map<std::string, std::size_t> queues{{"default", 5}, {"poll", 10}};  // queue -> concurrency

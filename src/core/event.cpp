@@ -20,6 +20,9 @@ nlohmann::json to_json(const Event& event) {
     out["url"] = event.url;
   }
   out["dedup_key"] = event.dedup_key;
+  if (event.stream_offset_ms) {
+    out["stream_offset_ms"] = *event.stream_offset_ms;
+  }
   // Content is stored as JSON text; a row that is somehow not JSON is shown
   // as a string rather than failing the whole listing.
   out["content"] = nlohmann::json::parse(event.content, nullptr, false);

@@ -3,6 +3,7 @@
 #include "core/time.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace vibe::core {
@@ -20,6 +21,9 @@ struct Event {
   std::string content;     // a JSON object, serialized
   std::string url;
   std::string dedup_key;
+  // Read from a stream: milliseconds from the start of the stream session
+  // the event arrived in to its arrival (unset outside a session).
+  std::optional<std::int64_t> stream_offset_ms;
 };
 
 }  // namespace vibe::core

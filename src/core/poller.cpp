@@ -19,13 +19,16 @@ std::string_view outcome_name(PollOutcome outcome) {
     case PollOutcome::not_modified: return "not-modified";
     case PollOutcome::deferred: return "deferred";
     case PollOutcome::failed: return "error";
+    case PollOutcome::crashed: return "crashed";
   }
   return "?";
 }
 
 bool PollReport::any_failed() const {
   return std::any_of(sources.begin(), sources.end(),
-                     [](const SourceReport& r) { return r.outcome == PollOutcome::failed; });
+                     [](const SourceReport& r) {
+                       return r.outcome == PollOutcome::failed || r.outcome == PollOutcome::crashed;
+                     });
 }
 
 namespace {
@@ -89,9 +92,20 @@ Result<PollReport> poll_sources(const Config& config, std::span<const std::strin
     Target& target = targets[i];
     target.config = selected[i];
     report.sources[i].source_id = selected[i]->id;
+    auto crashed = [&](const char* what) {
+      report.sources[i].outcome = PollOutcome::crashed;
+      report.sources[i].error = fmt::format("source {}: the {} adapter threw: {}", selected[i]->id,
+                                            selected[i]->type, what);
+      log->warn("poll crashed source={} error={}", selected[i]->id, what);
+    };
     const SourceKind* kind = find_source_kind(selected[i]->type);
-    target.source = kind->make(SourceSpec{selected[i]->id, selected[i]->type, config.stream_of(selected[i]->id),
-                                          selected[i]->options});
+    try {
+      target.source = kind->make(SourceSpec{selected[i]->id, selected[i]->type, config.stream_of(selected[i]->id),
+                                            selected[i]->options});
+    } catch (const std::exception& e) {
+      crashed(e.what());
+      continue;
+    }
     if (dry_run == DryRun::no) {
       auto state = store->poll_state(selected[i]->id);
       if (!state) {
@@ -104,7 +118,12 @@ Result<PollReport> poll_sources(const Config& config, std::span<const std::strin
         continue;
       }
     }
-    requests.push_back(target.source->request(target.state));
+    try {
+      requests.push_back(target.source->request(target.state));
+    } catch (const std::exception& e) {
+      crashed(e.what());
+      continue;
+    }
     request_target.push_back(i);
   }
 
@@ -140,9 +159,19 @@ Result<PollReport> poll_sources(const Config& config, std::span<const std::strin
         update.state.last_success_at = fetched_at;
         update.state.retry_not_before = 0;
       } else if (response->status >= 200 && response->status < 300) {
-        auto parsed = target.source->parse(*response, fetched_at);
+        Result<Poll> parsed = fail(Errc::parse, "");
+        try {
+          parsed = target.source->parse(*response, fetched_at);
+        } catch (const std::exception& e) {
+          parsed = fail(Errc::parse, fmt::format("the {} adapter threw: {}", target.config->type, e.what()));
+          r.outcome = PollOutcome::crashed;
+        }
         if (!parsed) {
+          const bool threw = r.outcome == PollOutcome::crashed;
           record_failure(parsed.error().message);
+          if (threw) {
+            r.outcome = PollOutcome::crashed;
+          }
         } else {
           r.skipped = parsed->skipped.size();
           r.notes = parsed->skipped;

@@ -19,7 +19,10 @@ namespace vibe::core {
 class Store;
 class BatchWriter;
 
-enum class PollOutcome { ok, not_modified, deferred, failed };
+// `failed`: the fetch or the document failed (network, HTTP status, parse
+// error). `crashed`: the source adapter itself threw, a bug rather than a
+// bad response; `vibe serve` restarts such a source with backoff.
+enum class PollOutcome { ok, not_modified, deferred, failed, crashed };
 
 std::string_view outcome_name(PollOutcome outcome);
 
@@ -56,6 +59,16 @@ enum class DryRun { no, yes };
 // `progress`, when set, is called on the calling thread after each fetch
 // completes, with the number done and the total.
 using PollProgress = std::function<void(std::size_t done, std::size_t total)>;
+
+// Asks for a source to be polled soon, by whoever schedules polls (`vibe
+// serve`'s coordinator), without overlapping a poll in flight.
+class PollTrigger {
+public:
+  virtual ~PollTrigger() = default;
+  // Errors: Errc::not_found for an unknown source. A source that is not
+  // running (its streams paused or stopped, or failed) is left alone: ok.
+  virtual Result<void> poll_now(const std::string& source_id) = 0;
+};
 
 Result<PollReport> poll_sources(const Config& config, std::span<const std::string> source_ids, Store* store,
                                 BatchWriter* writer, DryRun dry_run, std::shared_ptr<spdlog::logger> log,

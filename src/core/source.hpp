@@ -68,4 +68,8 @@ struct SourceKind {
 std::span<const SourceKind> source_kinds();
 const SourceKind* find_source_kind(std::string_view name);
 
+// Adds a kind to the list. Only for test builds, which add test-only kinds
+// (tests/support/) from a static initializer, before main() runs.
+bool register_source_kind(const SourceKind& kind);
+
 }  // namespace vibe::core

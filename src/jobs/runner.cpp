@@ -13,6 +13,7 @@
 #include <random>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 namespace vibe::jobs {
 
@@ -27,6 +28,7 @@ struct Runner::InFlight {
   std::stop_source stop;
   UnixMicros deadline = 0;  // 0: none
   bool timed_out = false;   // guarded by Runner::m_mutex
+  bool abandoned = false;   // guarded by Runner::m_mutex; see Runner::abandon()
 };
 
 struct Runner::QueueState {
@@ -235,10 +237,23 @@ JobOutcome Runner::outcome_of(const Job& job, const WorkResult& result, UnixMicr
   return outcome;
 }
 
+void Runner::abandon() {
+  std::lock_guard lock{m_mutex};
+  for (auto& [id, flight] : m_in_flight) {
+    if (!flight->timed_out && !flight->abandoned) {
+      flight->abandoned = true;
+      flight->stop.request_stop();
+    }
+  }
+}
+
 bool Runner::finish_locked(QueueState& queue, const Job& job, const WorkResult& result, bool timed_out) {
   auto it = m_in_flight.find(job.id);
   const bool already_recorded = it != m_in_flight.end() && it->second->timed_out && !timed_out;
-  if (!already_recorded) {
+  if (it != m_in_flight.end() && it->second->abandoned && !timed_out) {
+    // Stopped at shutdown: back to the queue as if never started.
+    m_abandoned.push_back(job.id);
+  } else if (!already_recorded) {
     m_outcomes.push_back(outcome_of(job, result, core::now_micros()));
   }
   if (!timed_out) {
@@ -502,8 +517,9 @@ core::Result<RunSummary> Runner::run() {
 
     std::unique_lock lock{m_mutex};
     if (m_stopping) {
-      // Jobs claimed but not started go back to the queue, uncounted.
-      std::vector<std::int64_t> unstarted;
+      // Jobs claimed but not started go back to the queue, uncounted, and so
+      // do jobs abandoned at shutdown.
+      std::vector<std::int64_t> unstarted = std::exchange(m_abandoned, {});
       for (auto& [name, queue] : m_queues) {
         for (const auto& item : queue->ready) {
           unstarted.push_back(item.job.id);
@@ -550,6 +566,13 @@ core::Result<RunSummary> Runner::run() {
   // Stop the worker threads (all idle now), record what is left.
   for (auto& [name, queue] : m_queues) {
     queue->threads.clear();
+  }
+  if (!m_abandoned.empty()) {
+    if (auto released = m_store.release(m_abandoned); !released) {
+      m_log->error("release failed jobs={} error={} (they will be rescued)", m_abandoned.size(),
+                   released.error().message);
+    }
+    m_abandoned.clear();
   }
   if (auto ok = flush(summary, failed_ids); !ok && result) {
     result = tl::unexpected(ok.error());

@@ -64,6 +64,10 @@ public:
 
   // Asks run() to return. Thread-safe.
   void stop();
+  // After stop(), when running jobs may not finish: asks each to stop (its
+  // stop_token) and returns it to the queue, attempt uncounted, instead of
+  // recording what it returns. Thread-safe.
+  void abandon();
   // Tells the runner a job was inserted, so it claims now instead of at
   // its next poll. Thread-safe.
   void notify();
@@ -98,6 +102,7 @@ private:
   std::mutex m_mutex;                        // guards everything below
   std::condition_variable m_wake;            // the store thread: outcomes, free slots, notify, stop
   std::vector<core::JobOutcome> m_outcomes;
+  std::vector<std::int64_t> m_abandoned;     // jobs to release, see abandon()
   std::unordered_map<std::int64_t, std::shared_ptr<InFlight>> m_in_flight;
   std::map<std::string, std::unique_ptr<QueueState>> m_queues;
   std::map<std::string, std::unique_ptr<Worker>> m_workers;

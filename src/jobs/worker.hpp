@@ -16,6 +16,7 @@
 namespace vibe::core {
 class Store;
 class BatchWriter;
+class PollTrigger;
 }  // namespace vibe::core
 
 namespace vibe::jobs {
@@ -63,6 +64,9 @@ struct WorkerDeps {
   core::Store* store = nullptr;
   core::BatchWriter* writer = nullptr;
   const core::Logging* logging = nullptr;
+  // Under `vibe serve`: who schedules polls. The poll worker then asks it
+  // for a poll instead of polling itself, so polls never overlap.
+  core::PollTrigger* polls = nullptr;
 };
 
 using WorkerFactory = std::unique_ptr<Worker> (*)(const WorkerDeps& deps);

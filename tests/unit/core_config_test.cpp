@@ -111,9 +111,26 @@ TEST_SUITE("core::config") {
   }
 
   TEST_CASE("keys of later versions are named as unsupported, not as typos") {
-    auto config = parse("serve: {}\n");
+    auto config = parse("pipelines: {}\n");
     REQUIRE(!config);
-    CHECK(config.error().message.find("'serve' is not supported by vibe") != std::string::npos);
+    CHECK(config.error().message.find("'pipelines' is not supported by vibe") != std::string::npos);
+  }
+
+  TEST_CASE("serve: block has defaults and checks its keys") {
+    auto defaults = parse("sources: {}\n");
+    REQUIRE(defaults);
+    CHECK(defaults->serve.socket == defaults->data_dir / "vibe.sock");
+    CHECK(defaults->serve.max_restarts == 10);
+    CHECK(defaults->serve.restart_window == vibe::core::Millis{60'000});
+    auto custom = parse("serve:\n  socket: run/v.sock\n  max_restarts: 3\n  breaker_cooldown: 2s\n");
+    REQUIRE(custom);
+    CHECK(custom->serve.socket == "/etc/vibe/run/v.sock");
+    CHECK(custom->serve.max_restarts == 3);
+    CHECK(custom->serve.breaker_cooldown == vibe::core::Millis{2'000});
+    auto typo = parse("serve:\n  max_restart: 3\n");
+    REQUIRE(!typo);
+    CHECK(typo.error().message.find("/etc/vibe/vibe.yaml:2:3: serve: unknown key 'max_restart' (did you mean "
+                                    "'max_restarts'?)") != std::string::npos);
   }
 
   TEST_CASE("wrong shapes are reported with what was found") {

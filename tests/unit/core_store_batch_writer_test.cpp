@@ -25,6 +25,11 @@ public:
     return fail(Errc::storage, "disk on fire");
   }
   Result<PollState> poll_state(const std::string&) override { return PollState{}; }
+  Result<std::vector<StreamRecord>> streams() override { return std::vector<StreamRecord>{}; }
+  Result<StreamRecord> set_stream_state(const std::string&, StreamState, UnixMicros) override {
+    return StreamRecord{};
+  }
+  Result<void> open_sessions(UnixMicros) override { return {}; }
   Result<std::vector<Event>> events(const EventQuery&) override { return std::vector<Event>{}; }
   Result<TopicStats> stats(const EventQuery&, UnixMicros) override { return TopicStats{}; }
   JobStore& jobs() override { std::abort(); }  // the batch writer never touches jobs

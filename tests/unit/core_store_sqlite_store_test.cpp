@@ -88,6 +88,64 @@ TEST_SUITE("core::store::sqlite") {
     CHECK(stats->by_source.size() == 2);
   }
 
+  TEST_CASE("stream desired state and sessions; events carry their offset in the session") {
+    TempDir dir;
+    auto store = open(dir);
+    std::vector<CatalogSource> sources{{"a", "rss", "{}"}, {"b", "rss", "{}"}};
+    std::vector<CatalogStream> streams{{"s", "S", {"a", "b"}}, {"t", "T", {"b"}}};
+    REQUIRE(store->sync_catalog(sources, streams));
+    auto records = store->streams();
+    REQUIRE(records);
+    REQUIRE(records->size() == 2);
+    CHECK((*records)[0].desired == StreamState::active);  // new streams are wanted active
+    CHECK((*records)[0].session_started_at == 0);         // ... but have no session until serve runs them
+    CHECK((*records)[0].sources == std::vector<std::string>{"a", "b"});
+
+    REQUIRE(store->open_sessions(1'000'000));
+    records = store->streams();
+    CHECK((*records)[0].session_started_at == 1'000'000);
+    CHECK((*records)[1].session_started_at == 1'000'000);
+
+    // Events arrive 2.5 s into the session; source b belongs to both streams.
+    std::vector<WriteRequest> batch{request({make_event("b", "1")})};
+    REQUIRE(store->write(batch, 3'500'000));
+    EventQuery q;
+    q.stream_id = "s";
+    auto events = store->events(q);
+    REQUIRE(events->size() == 1);
+    REQUIRE((*events)[0].stream_offset_ms);
+    CHECK(*(*events)[0].stream_offset_ms == 2'500);
+    EventQuery by_source;
+    by_source.source_id = "b";
+    CHECK_FALSE((*store->events(by_source))[0].stream_offset_ms);
+
+    // Pause keeps the session; stop ends it; start opens a new one.
+    auto paused = store->set_stream_state("s", StreamState::paused, 5'000'000);
+    REQUIRE(paused);
+    CHECK(paused->desired == StreamState::paused);
+    CHECK(paused->session_started_at == 1'000'000);
+    auto stopped = store->set_stream_state("s", StreamState::stopped, 6'000'000);
+    REQUIRE(stopped);
+    CHECK(stopped->session_started_at == 0);
+    auto started = store->set_stream_state("s", StreamState::active, 10'000'000);
+    REQUIRE(started);
+    CHECK(started->session_started_at == 10'000'000);
+    std::vector<WriteRequest> later{request({make_event("a", "2")})};
+    REQUIRE(store->write(later, 10'250'000));
+    events = store->events(q);
+    REQUIRE(events->size() == 2);
+    for (const auto& e : *events) {
+      REQUIRE(e.stream_offset_ms);
+      CHECK(*e.stream_offset_ms == (e.source_id == "a" ? 250 : 2'500));  // each in its own session
+    }
+    // Stream t kept running: its session is untouched.
+    CHECK((*store->streams())[1].session_started_at == 1'000'000);
+
+    auto unknown = store->set_stream_state("nope", StreamState::active, 1);
+    REQUIRE(!unknown);
+    CHECK(unknown.error().code == Errc::not_found);
+  }
+
   TEST_CASE("poll state is written with the events and read back") {
     TempDir dir;
     auto store = open(dir);

@@ -2,6 +2,7 @@
 #include "core/sources/rss.hpp"
 
 #include <algorithm>
+#include <vector>
 
 namespace vibe::core {
 
@@ -12,16 +13,28 @@ const SourceKind k_source_kinds[] = {
     {"rss", "RSS, RDF, Atom and JSON Feed documents", rss::k_options, &rss::make},
 };
 
+// The table plus kinds added by register_source_kind() (test builds only).
+// Built once, before main() in practice; reads afterwards need no lock.
+std::vector<SourceKind>& all_kinds() {
+  static std::vector<SourceKind> kinds(std::begin(k_source_kinds), std::end(k_source_kinds));
+  return kinds;
+}
+
 }  // namespace
 
 std::span<const SourceKind> source_kinds() {
-  return k_source_kinds;
+  return all_kinds();
 }
 
 const SourceKind* find_source_kind(std::string_view name) {
-  const auto it = std::find_if(std::begin(k_source_kinds), std::end(k_source_kinds),
-                               [&](const SourceKind& kind) { return name == kind.name; });
-  return it == std::end(k_source_kinds) ? nullptr : &*it;
+  const auto& kinds = all_kinds();
+  const auto it = std::find_if(kinds.begin(), kinds.end(), [&](const SourceKind& kind) { return name == kind.name; });
+  return it == kinds.end() ? nullptr : &*it;
+}
+
+bool register_source_kind(const SourceKind& kind) {
+  all_kinds().push_back(kind);
+  return true;
 }
 
 }  // namespace vibe::core

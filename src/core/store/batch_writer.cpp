@@ -58,7 +58,9 @@ void BatchWriter::stop() {
 
 BatchWriter::Counters BatchWriter::counters() const {
   std::lock_guard lock{m_mutex};
-  return m_counters;
+  Counters out = m_counters;
+  out.pending_events = m_pending_events;
+  return out;
 }
 
 void BatchWriter::run() {

@@ -28,6 +28,7 @@ public:
     std::uint64_t batches = 0;
     std::uint64_t events = 0;
     std::uint64_t failed_batches = 0;
+    std::uint64_t pending_events = 0;  // queued, not yet committed
   };
 
   BatchWriter(Store& store, BufferConfig limits, std::shared_ptr<spdlog::logger> log);

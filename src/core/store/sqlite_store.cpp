@@ -111,6 +111,18 @@ CREATE TABLE cron_fires (
   PRIMARY KEY (name, fire_at)
 );
 )sql",
+    // v3: stream sessions. Streams are wanted active until someone pauses or
+    // stops them (nothing could set desired_state before v3).
+    R"sql(
+UPDATE streams SET desired_state = 'active' WHERE desired_state = 'stopped';
+CREATE TABLE stream_sessions (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  stream_id TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  ended_at INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX stream_sessions_stream ON stream_sessions(stream_id, started_at);
+)sql",
 };
 
 constexpr const char* k_job_columns =
@@ -215,7 +227,7 @@ public:
       }
       SQLite::Statement upsert_stream{
           m_db,
-          "INSERT INTO streams (id, title, created_at, updated_at) VALUES (?, ?, ?, ?) "
+          "INSERT INTO streams (id, title, desired_state, created_at, updated_at) VALUES (?, ?, 'active', ?, ?) "
           "ON CONFLICT (id) DO UPDATE SET title = excluded.title, updated_at = excluded.updated_at "
           "WHERE streams.title <> excluded.title"};
       SQLite::Statement clear_members{m_db, "DELETE FROM stream_sources WHERE stream_id = ?"};
@@ -313,16 +325,72 @@ public:
     }
   }
 
+  Result<std::vector<StreamRecord>> streams() override {
+    std::lock_guard lock{m_mutex};
+    try {
+      return read_streams("");
+    } catch (const std::exception& e) {
+      return tl::unexpected(storage_error("read streams", e));
+    }
+  }
+
+  Result<StreamRecord> set_stream_state(const std::string& id, StreamState desired, UnixMicros now) override {
+    std::lock_guard lock{m_mutex};
+    try {
+      SQLite::Transaction tx{m_db, SQLite::TransactionBehavior::IMMEDIATE};
+      SQLite::Statement update{m_db, "UPDATE streams SET desired_state = ?, updated_at = ? WHERE id = ?"};
+      update.bind(1, std::string{stream_state_name(desired)});
+      update.bind(2, static_cast<std::int64_t>(now));
+      update.bind(3, id);
+      if (update.exec() == 0) {
+        return fail(Errc::not_found, fmt::format("no stream named '{}'", id));
+      }
+      open_or_close_session(id, desired, now);
+      tx.commit();
+      auto records = read_streams(id);
+      return records.at(0);
+    } catch (const std::exception& e) {
+      return tl::unexpected(storage_error("set stream state", e));
+    }
+  }
+
+  Result<void> open_sessions(UnixMicros now) override {
+    std::lock_guard lock{m_mutex};
+    try {
+      SQLite::Transaction tx{m_db, SQLite::TransactionBehavior::IMMEDIATE};
+      m_db.exec(fmt::format(
+          "INSERT INTO stream_sessions (stream_id, started_at) SELECT id, {} FROM streams s "
+          "WHERE desired_state IN ('active', 'paused') AND NOT EXISTS "
+          "(SELECT 1 FROM stream_sessions x WHERE x.stream_id = s.id AND x.ended_at = 0)",
+          now));
+      tx.commit();
+      return {};
+    } catch (const std::exception& e) {
+      return tl::unexpected(storage_error("open stream sessions", e));
+    }
+  }
+
   Result<std::vector<Event>> events(const EventQuery& q) override {
     std::lock_guard lock{m_mutex};
     try {
+      // For a stream: the offset of each event from the start of the session
+      // it arrived in (DESIGN.md: time-synchronized streams).
       std::string sql =
-          "SELECT id, stream_id, source_id, type, occurred_at, ingested_at, content, url, dedup_key FROM events "
-          "WHERE 1 = 1";
+          q.stream_id.empty()
+              ? "SELECT id, stream_id, source_id, type, occurred_at, ingested_at, content, url, dedup_key, NULL "
+                "FROM events WHERE 1 = 1"
+              : "SELECT id, stream_id, source_id, type, occurred_at, ingested_at, content, url, dedup_key, "
+                "(SELECT (events.ingested_at - ss.started_at) / 1000 FROM stream_sessions ss WHERE ss.stream_id = ? "
+                "AND ss.started_at <= events.ingested_at AND (ss.ended_at = 0 OR events.ingested_at < ss.ended_at) "
+                "ORDER BY ss.started_at DESC LIMIT 1) FROM events WHERE 1 = 1";
       sql += where_clause(q);
       sql += " ORDER BY occurred_at DESC, id DESC LIMIT ?";
       SQLite::Statement query{m_db, sql};
-      int index = bind_where(query, q);
+      int index = 1;
+      if (!q.stream_id.empty()) {
+        query.bind(index++, q.stream_id);
+      }
+      index = bind_where(query, q, index);
       query.bind(index, static_cast<std::int64_t>(q.limit));
       std::vector<Event> out;
       while (query.executeStep()) {
@@ -336,6 +404,9 @@ public:
         event.content = query.getColumn(6).getString();
         event.url = query.getColumn(7).getString();
         event.dedup_key = query.getColumn(8).getString();
+        if (!query.getColumn(9).isNull()) {
+          event.stream_offset_ms = query.getColumn(9).getInt64();
+        }
         out.push_back(std::move(event));
       }
       return out;
@@ -887,6 +958,60 @@ WHERE id = ?1 AND state = 'executing'
     upsert.bind(10, nlohmann::json(update.notes).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     upsert.exec();
     upsert.reset();
+  }
+
+  // Opens a session when a stream starts (unless one is open: pause keeps
+  // it) and closes it when the stream stops. REQUIRES: m_mutex is held, in a
+  // transaction.
+  void open_or_close_session(const std::string& id, StreamState desired, UnixMicros now) {
+    if (desired == StreamState::stopped) {
+      SQLite::Statement close{m_db, "UPDATE stream_sessions SET ended_at = ? WHERE stream_id = ? AND ended_at = 0"};
+      close.bind(1, static_cast<std::int64_t>(now));
+      close.bind(2, id);
+      close.exec();
+      return;
+    }
+    SQLite::Statement open{m_db,
+                           "INSERT INTO stream_sessions (stream_id, started_at) SELECT ?, ? WHERE NOT EXISTS "
+                           "(SELECT 1 FROM stream_sessions WHERE stream_id = ? AND ended_at = 0)"};
+    open.bind(1, id);
+    open.bind(2, static_cast<std::int64_t>(now));
+    open.bind(3, id);
+    open.exec();
+  }
+
+  // All streams, or the one named `id`. REQUIRES: m_mutex is held.
+  std::vector<StreamRecord> read_streams(const std::string& id) {
+    std::string sql =
+        "SELECT s.id, s.title, s.desired_state, s.updated_at, "
+        "coalesce((SELECT max(started_at) FROM stream_sessions x WHERE x.stream_id = s.id AND x.ended_at = 0), 0), "
+        "(SELECT group_concat(source_id, char(31)) FROM (SELECT source_id FROM stream_sources m "
+        "WHERE m.stream_id = s.id ORDER BY source_id)) FROM streams s";
+    if (!id.empty()) {
+      sql += " WHERE s.id = ?";
+    }
+    sql += " ORDER BY s.id";
+    SQLite::Statement query{m_db, sql};
+    if (!id.empty()) {
+      query.bind(1, id);
+    }
+    std::vector<StreamRecord> out;
+    while (query.executeStep()) {
+      StreamRecord record;
+      record.id = query.getColumn(0).getString();
+      record.title = query.getColumn(1).getString();
+      record.desired = parse_stream_state(query.getColumn(2).getString()).value_or(StreamState::active);
+      record.updated_at = query.getColumn(3).getInt64();
+      record.session_started_at = query.getColumn(4).getInt64();
+      const std::string members = query.getColumn(5).getString();
+      for (std::size_t start = 0; !members.empty() && start <= members.size();) {
+        const std::size_t end = std::min(members.find('\x1f', start), members.size());
+        record.sources.push_back(members.substr(start, end - start));
+        start = end + 1;
+      }
+      out.push_back(std::move(record));
+    }
+    return out;
   }
 
   static std::string where_clause(const EventQuery& q) {

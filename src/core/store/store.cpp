@@ -7,6 +7,24 @@
 
 namespace vibe::core {
 
+std::string_view stream_state_name(StreamState state) {
+  switch (state) {
+    case StreamState::active: return "active";
+    case StreamState::paused: return "paused";
+    case StreamState::stopped: return "stopped";
+  }
+  return "?";
+}
+
+std::optional<StreamState> parse_stream_state(std::string_view text) {
+  for (const auto state : {StreamState::active, StreamState::paused, StreamState::stopped}) {
+    if (text == stream_state_name(state)) {
+      return state;
+    }
+  }
+  return std::nullopt;
+}
+
 Result<std::unique_ptr<Store>> open_store(const Config& config) {
   return open_sqlite_store(config.sqlite_path);
 }

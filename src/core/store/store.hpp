@@ -72,6 +72,22 @@ struct CatalogStream {
   std::vector<std::string> sources;
 };
 
+// What a user asked a stream to be (the store is the source of truth;
+// `vibe serve` makes it so). New streams are `active`.
+enum class StreamState { active, paused, stopped };
+
+std::string_view stream_state_name(StreamState state);
+std::optional<StreamState> parse_stream_state(std::string_view text);
+
+struct StreamRecord {
+  std::string id;
+  std::string title;
+  StreamState desired = StreamState::active;
+  UnixMicros session_started_at = 0;  // start of the open session; 0 when stopped
+  UnixMicros updated_at = 0;          // when the desired state last changed
+  std::vector<std::string> sources;   // members, sorted
+};
+
 // Thread-safe: every method may be called from any thread; calls are
 // serialized inside. All methods block on disk I/O.
 class Store {
@@ -91,7 +107,21 @@ public:
   // The state of a source; a default PollState when it was never polled.
   virtual Result<PollState> poll_state(const std::string& source_id) = 0;
 
-  // Newest first by occurred_at, then id.
+  // Every stream of the catalog, by id.
+  virtual Result<std::vector<StreamRecord>> streams() = 0;
+
+  // Records a stream's desired state. Starting opens a session unless one is
+  // open (a paused stream resumes its session); stopping ends it.
+  // Errors: Errc::not_found for a stream not in the catalog.
+  virtual Result<StreamRecord> set_stream_state(const std::string& id, StreamState desired, UnixMicros now) = 0;
+
+  // Opens a session, starting `now`, for every active or paused stream that
+  // has none (`vibe serve` at start: streams nobody stopped begin their
+  // first session when they first run).
+  virtual Result<void> open_sessions(UnixMicros now) = 0;
+
+  // Newest first by occurred_at, then id. For a stream query each event
+  // carries its stream_offset_ms within the session it arrived in.
   virtual Result<std::vector<Event>> events(const EventQuery& query) = 0;
 
   virtual Result<TopicStats> stats(const EventQuery& query, UnixMicros now) = 0;

@@ -26,6 +26,13 @@ public:
       return Failed{"the poll worker needs a config and a store (run it with -c vibe.yaml)"};
     }
     const std::string source = args["source"].get<std::string>();
+    if (m_deps.polls != nullptr) {
+      // Under serve the coordinator owns the source's schedule.
+      if (auto ok = m_deps.polls->poll_now(source); !ok) {
+        return Discard{ok.error().message};
+      }
+      return Done{};
+    }
     const core::SourceConfig* config = m_deps.config->find_source(source);
     if (config == nullptr) {
       return Discard{fmt::format("no source named '{}' in {}", source, m_deps.config->path.string())};
@@ -40,7 +47,7 @@ public:
       return Failed{report.error().message};
     }
     const auto& r = report->sources.at(0);
-    if (r.outcome == core::PollOutcome::failed) {
+    if (r.outcome == core::PollOutcome::failed || r.outcome == core::PollOutcome::crashed) {
       return Failed{r.error};
     }
     return Done{};

@@ -1,0 +1,455 @@
+#include "core/serve/server.hpp"
+
+#include "core/serve/control_client.hpp"
+#include "core/serve/coordinator.hpp"
+#include "core/serve/lock.hpp"
+#include "core/store/batch_writer.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/write.hpp>
+#include <fmt/format.h>
+
+#include <condition_variable>
+#include <csignal>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace vibe::core {
+
+namespace asio = boost::asio;
+using local_stream = asio::local::stream_protocol;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::size_t k_max_request = 1 << 20;  // one control request line, at most
+
+using Handler = std::function<std::string(const std::string& line)>;
+
+// One client of the control socket: reads a request line, answers it (the
+// handler runs on the control pool: it may block on the store), then reads
+// the next. Replies go out in request order.
+class Connection : public std::enable_shared_from_this<Connection> {
+public:
+  Connection(local_stream::socket socket, asio::thread_pool& pool, const Handler& handler)
+      : m_socket(std::move(socket)), m_buffer(k_max_request), m_pool(pool), m_handler(handler) {}
+
+  void read() {
+    asio::async_read_until(m_socket, m_buffer, '\n',
+                           [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+                             self->on_line(ec, n);
+                           });
+  }
+
+private:
+  void on_line(const boost::system::error_code& ec, std::size_t n) {
+    if (ec == asio::error::not_found) {
+      // Longer than k_max_request without a newline.
+      reply(nlohmann::json{{"ok", false},
+                           {"error", {{"code", "usage"}, {"message", "request line longer than 1 MiB"}}}}
+                .dump() +
+            "\n");
+      return;
+    }
+    if (ec) {
+      return;  // closed
+    }
+    std::string line{asio::buffers_begin(m_buffer.data()), asio::buffers_begin(m_buffer.data()) + n};
+    m_buffer.consume(n);
+    asio::post(m_pool, [self = shared_from_this(), line = std::move(line)] {
+      std::string answer = self->m_handler(line) + "\n";
+      asio::post(self->m_socket.get_executor(),
+                 [self, answer = std::move(answer)]() mutable { self->write(std::move(answer), true); });
+    });
+  }
+
+  void reply(std::string answer) { write(std::move(answer), false); }
+
+  void write(std::string answer, bool then_read) {
+    m_out = std::move(answer);
+    asio::async_write(m_socket, asio::buffer(m_out),
+                      [self = shared_from_this(), then_read](const boost::system::error_code& ec, std::size_t) {
+                        if (!ec && then_read) {
+                          self->read();
+                        }
+                      });
+  }
+
+  local_stream::socket m_socket;
+  asio::streambuf m_buffer;
+  asio::thread_pool& m_pool;
+  const Handler& m_handler;
+  std::string m_out;
+};
+
+class Acceptor {
+public:
+  Acceptor(asio::io_context& loop, asio::thread_pool& pool, Handler handler)
+      : m_acceptor(loop), m_pool(pool), m_handler(std::move(handler)) {}
+
+  Result<void> listen(const fs::path& path) {
+    boost::system::error_code ec;
+    m_acceptor.open(local_stream{}, ec);
+    if (!ec) {
+      // Created 0600 from the start: no window in which others may connect.
+      const mode_t old = ::umask(0177);
+      m_acceptor.bind(local_stream::endpoint{path.string()}, ec);
+      ::umask(old);
+    }
+    if (!ec) {
+      m_acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    }
+    if (ec) {
+      return fail(Errc::storage, fmt::format("control socket {}: {}", path.string(), ec.message()));
+    }
+    accept();
+    return {};
+  }
+
+  void close() {
+    boost::system::error_code ignored;
+    m_acceptor.close(ignored);
+  }
+
+private:
+  void accept() {
+    m_acceptor.async_accept([this](const boost::system::error_code& ec, local_stream::socket socket) {
+      if (ec == asio::error::operation_aborted || !m_acceptor.is_open()) {
+        return;
+      }
+      if (!ec) {
+        std::make_shared<Connection>(std::move(socket), m_pool, m_handler)->read();
+      }
+      accept();
+    });
+  }
+
+  local_stream::acceptor m_acceptor;
+  asio::thread_pool& m_pool;
+  Handler m_handler;
+};
+
+// Makes the socket path free for this serve: a file nobody accepts on is
+// left over from a crash (kill -9) and is removed; a live one belongs to
+// another serve (with another data_dir but the same socket).
+Result<void> claim_socket_path(const fs::path& path, spdlog::logger& log) {
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(path, ec))) {
+    fs::create_directories(path.parent_path(), ec);
+    return {};
+  }
+  auto answer = control_request(path, nlohmann::json{{"cmd", "ping"}}, Millis{2'000});
+  if (answer || answer.error().code != Errc::not_found) {
+    return fail(Errc::conflict, fmt::format("another vibe serve is answering on {}; stop it first, or set "
+                                            "serve.socket to another path",
+                                            path.string()));
+  }
+  if (!fs::is_socket(fs::symlink_status(path, ec))) {
+    return fail(Errc::conflict, fmt::format("{} exists and is not a socket; move it away or set serve.socket",
+                                            path.string()));
+  }
+  fs::remove(path, ec);
+  if (ec) {
+    return fail(Errc::storage, fmt::format("cannot remove stale socket {}: {}", path.string(), ec.message()));
+  }
+  log.info("removed stale socket {} (left by a serve that did not stop cleanly)", path.string());
+  return {};
+}
+
+std::string error_reply(const Error& error) {
+  return nlohmann::json{{"ok", false}, {"error", {{"code", errc_name(error.code)}, {"message", error.message}}}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string ok_reply(const nlohmann::json& result) {
+  return nlohmann::json{{"ok", true}, {"result", result}}.dump(-1, ' ', false,
+                                                                nlohmann::json::error_handler_t::replace);
+}
+
+std::string joined(const std::vector<std::string>& ids) {
+  return ids.empty() ? "-" : fmt::format("{}", fmt::join(ids, ","));
+}
+
+}  // namespace
+
+Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
+  auto log = logging.get("serve");
+  auto lock = DataDirLock::acquire(config_in.data_dir);
+  if (!lock) {
+    return tl::unexpected(lock.error());
+  }
+  if (auto ok = claim_socket_path(config_in.serve.socket, *log); !ok) {
+    return tl::unexpected(ok.error());
+  }
+  auto opened = open_store_synced(config_in);
+  if (!opened) {
+    return tl::unexpected(opened.error());
+  }
+  Store& store = **opened;
+  const UnixMicros started_at = now_micros();
+  if (auto ok = store.open_sessions(started_at); !ok) {
+    return tl::unexpected(ok.error());
+  }
+
+  std::mutex config_mutex;  // guards `config`
+  std::shared_ptr<const Config> config = std::make_shared<const Config>(std::move(config_in));
+  const std::shared_ptr<const Config> first_config = config;  // the job runner's, for the life of the process
+
+  BatchWriter writer{store, config->buffer, logging.get("store.writer")};
+  asio::io_context loop;
+  auto work = asio::make_work_guard(loop);
+  asio::thread_pool control_pool{2};
+  const auto poll_threads = config->queues.count("poll") != 0 ? config->queues.at("poll") : std::size_t{10};
+  Coordinator coordinator{{store, writer, logging, loop, poll_threads}, config};
+  std::unique_ptr<JobService> jobs = hooks.make_jobs(*first_config, store, writer, coordinator);
+
+  std::mutex reload_mutex;  // one reload at a time
+  auto reload = [&]() -> Result<nlohmann::json> {
+    std::lock_guard serial{reload_mutex};
+    auto fresh = hooks.load_config(first_config->path);
+    if (!fresh) {
+      log->error("config.reload_failed config={} error={}", first_config->path.string(), fresh.error().message);
+      return tl::unexpected(fresh.error());
+    }
+    std::vector<std::string> restart_needed;
+    if (fresh->data_dir != first_config->data_dir || fresh->sqlite_path != first_config->sqlite_path) {
+      restart_needed.emplace_back("data_dir/store");
+    }
+    if (fresh->serve.socket != first_config->serve.socket) {
+      restart_needed.emplace_back("serve.socket");
+    }
+    if (fresh->queues != first_config->queues) {
+      restart_needed.emplace_back("queues");
+    }
+    if (fresh->cron.size() != first_config->cron.size() ||
+        !std::equal(fresh->cron.begin(), fresh->cron.end(), first_config->cron.begin(),
+                    [](const CronConfig& a, const CronConfig& b) {
+                      return a.name == b.name && a.schedule == b.schedule && a.args == b.args;
+                    })) {
+      restart_needed.emplace_back("cron");
+    }
+    const auto [sources, streams] = catalog_of(*fresh);
+    if (auto ok = store.sync_catalog(sources, streams); !ok) {
+      return tl::unexpected(ok.error());
+    }
+    auto next = std::make_shared<const Config>(std::move(*fresh));
+    auto summary = coordinator.apply(next);
+    if (!summary) {
+      return tl::unexpected(summary.error());
+    }
+    {
+      std::lock_guard guard{config_mutex};
+      config = next;
+    }
+    log->info("config.reloaded added={} removed={} changed={}", joined(summary->added), joined(summary->removed),
+              joined(summary->changed));
+    if (!restart_needed.empty()) {
+      log->warn("config.restart_needed keys={} (these take effect when serve restarts)", joined(restart_needed));
+    }
+    return nlohmann::json{{"added", summary->added},
+                          {"removed", summary->removed},
+                          {"changed", summary->changed},
+                          {"restart_needed", restart_needed}};
+  };
+
+  auto status = [&]() -> Result<nlohmann::json> {
+    std::shared_ptr<const Config> current;
+    {
+      std::lock_guard guard{config_mutex};
+      current = config;
+    }
+    const UnixMicros now = now_micros();
+    nlohmann::json out{
+        {"version", VIBE_VERSION},
+        {"pid", ::getpid()},
+        {"started_at", format_rfc3339(started_at)},
+        {"uptime_s", (now - started_at) / k_micros_per_second},
+        {"config", current->path.string()},
+        {"data_dir", current->data_dir.string()},
+        {"socket", current->serve.socket.string()},
+    };
+    out.update(coordinator.summary_json());
+    nlohmann::json queues = nlohmann::json::object();
+    for (const auto& [name, concurrency] : first_config->queues) {
+      queues[name] = {{"concurrency", concurrency}, {"available", 0}, {"scheduled", 0},
+                      {"executing", 0},             {"retryable", 0}};
+    }
+    if (auto stats = store.jobs().job_stats(now)) {
+      for (const auto& c : stats->counts) {
+        if (queues.contains(c.queue) && queues[c.queue].contains(std::string{job_state_name(c.state)})) {
+          queues[c.queue][std::string{job_state_name(c.state)}] = c.count;
+        }
+      }
+    }
+    out["queues"] = queues;
+    const auto counters = writer.counters();
+    out["writer"] = {{"pending_events", counters.pending_events},
+                     {"batches", counters.batches},
+                     {"events", counters.events},
+                     {"failed_batches", counters.failed_batches}};
+    out["jobs"] = jobs->status();
+    return out;
+  };
+
+  auto stream_ids = [](const nlohmann::json& request) -> Result<std::vector<std::string>> {
+    std::vector<std::string> ids;
+    if (request.contains("streams") && request["streams"].is_array()) {
+      for (const auto& id : request["streams"]) {
+        if (id.is_string()) {
+          ids.push_back(id.get<std::string>());
+        }
+      }
+    } else if (request.contains("stream") && request["stream"].is_string()) {
+      ids.push_back(request["stream"].get<std::string>());
+    }
+    if (ids.empty()) {
+      return fail(Errc::usage, "the request names no stream (\"stream\": ID or \"streams\": [ID, ...])");
+    }
+    return ids;
+  };
+
+  const Handler handler = [&](const std::string& line) -> std::string {
+    const auto request = nlohmann::json::parse(line, nullptr, false);
+    if (!request.is_object() || !request.contains("cmd") || !request["cmd"].is_string()) {
+      return error_reply({Errc::usage, "a request is a JSON object with \"cmd\": NAME"});
+    }
+    const std::string cmd = request["cmd"].get<std::string>();
+    Result<nlohmann::json> result = fail(Errc::usage, fmt::format("unknown command '{}'", cmd));
+    if (cmd == "ping") {
+      result = nlohmann::json{{"pong", true}};
+    } else if (cmd == "status") {
+      result = status();
+    } else if (cmd == "stream.list") {
+      result = coordinator.streams_json();
+    } else if (cmd == "stream.status") {
+      auto ids = stream_ids(request);
+      result = ids ? coordinator.stream_json(ids->front()) : tl::unexpected(ids.error());
+    } else if (cmd == "stream.start" || cmd == "stream.pause" || cmd == "stream.stop") {
+      const StreamState state = cmd == "stream.start"   ? StreamState::active
+                                : cmd == "stream.pause" ? StreamState::paused
+                                                        : StreamState::stopped;
+      auto ids = stream_ids(request);
+      if (!ids) {
+        result = tl::unexpected(ids.error());
+      } else {
+        // Check every id before changing any.
+        nlohmann::json changed = nlohmann::json::array();
+        for (const auto& id : *ids) {
+          if (auto ok = coordinator.stream_json(id); !ok) {
+            result = tl::unexpected(ok.error());
+            return error_reply(result.error());
+          }
+        }
+        for (const auto& id : *ids) {
+          auto record = coordinator.set_stream(id, state);
+          if (!record) {
+            return error_reply(record.error());
+          }
+          changed.push_back({{"id", id},
+                             {"status", stream_state_name(record->desired)},
+                             {"session_started_at", record->session_started_at == 0
+                                                        ? nlohmann::json(nullptr)
+                                                        : nlohmann::json(format_rfc3339(record->session_started_at))}});
+        }
+        result = nlohmann::json{{"streams", changed}};
+      }
+    } else if (cmd == "reload") {
+      result = reload();
+    }
+    return result ? ok_reply(*result) : error_reply(result.error());
+  };
+
+  Acceptor acceptor{loop, control_pool, handler};
+  if (auto ok = acceptor.listen(config->serve.socket); !ok) {
+    return tl::unexpected(ok.error());
+  }
+
+  std::mutex signal_mutex;
+  std::condition_variable signalled;
+  int stop_signal = 0;
+  asio::signal_set signals{loop, SIGINT, SIGTERM, SIGHUP};
+  std::function<void()> arm = [&] {
+    signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+      if (ec) {
+        return;
+      }
+      if (sig == SIGHUP) {
+        asio::post(control_pool, [&] { (void)reload(); });
+      } else {
+        std::lock_guard guard{signal_mutex};
+        if (stop_signal != 0) {
+          // A second SIGTERM/SIGINT: leave now. Committed data is safe in the
+          // store; running jobs are rescued by the next serve.
+          log->warn("serve.killed signal={} (second signal: exiting without waiting)", sig);
+          log->flush();
+          std::_Exit(128 + sig);
+        }
+        stop_signal = sig;
+        signalled.notify_all();
+      }
+      arm();
+    });
+  };
+  arm();
+
+  std::vector<std::thread> loop_threads;
+  for (int i = 0; i < 2; ++i) {
+    loop_threads.emplace_back([&loop] { loop.run(); });
+  }
+  if (auto ok = coordinator.start(); !ok) {
+    log->error("serve: cannot start the coordinator: {}", ok.error().message);
+    std::lock_guard guard{signal_mutex};
+    stop_signal = SIGTERM;
+  }
+  jobs->start();
+  log->info("serve.started pid={} config={} socket={} sources={} streams={}", ::getpid(), config->path.string(),
+            config->serve.socket.string(), config->sources.size(), config->streams.size());
+
+  {
+    std::unique_lock guard{signal_mutex};
+    signalled.wait(guard, [&] { return stop_signal != 0; });
+  }
+  const auto deadline = std::chrono::steady_clock::now() + first_config->serve.shutdown_timeout;
+  log->info("serve.stopping signal={} shutdown_timeout={}", stop_signal,
+            format_duration(first_config->serve.shutdown_timeout));
+  // Intake first: no control requests, no new polls; polls in flight finish
+  // and commit their events.
+  asio::post(loop, [&] { acceptor.close(); });
+  std::error_code ignored;
+  fs::remove(first_config->serve.socket, ignored);
+  if (!coordinator.stop(first_config->serve.shutdown_timeout)) {
+    log->warn("serve.stopping polls still running after {}; their results will not be stored",
+              format_duration(first_config->serve.shutdown_timeout));
+  }
+  const auto left = std::chrono::duration_cast<Millis>(deadline - std::chrono::steady_clock::now());
+  jobs->stop(std::max(Millis{0}, left));
+  writer.stop();
+  const auto counters = writer.counters();
+  log->info("serve.stopped events={} batches={}", counters.events, counters.batches);
+
+  signals.cancel();
+  control_pool.join();
+  work.reset();
+  loop.stop();
+  for (auto& t : loop_threads) {
+    t.join();
+  }
+  // Let cancelled timer and socket handlers run, releasing what they hold,
+  // before the objects they refer to go away.
+  loop.restart();
+  loop.poll();
+  return 0;
+}
+
+}  // namespace vibe::core
