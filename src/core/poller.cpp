@@ -96,7 +96,7 @@ Result<PollReport> poll_sources(const Config& config, std::span<const std::strin
       report.sources[i].outcome = PollOutcome::crashed;
       report.sources[i].error = fmt::format("source {}: the {} adapter threw: {}", selected[i]->id,
                                             selected[i]->type, what);
-      log->warn("poll crashed source={} error={}", selected[i]->id, what);
+      log->debug("poll crashed source={} error={}", selected[i]->id, what);
     };
     const SourceKind* kind = find_source_kind(selected[i]->type);
     try {

@@ -79,3 +79,38 @@ expect_eq() {
 }
 
 cd "$T"
+
+# start_serve [VIBE-BINARY] [ARGS...]: starts `vibe serve` in the background
+# (log in $T/serve.log, pid in SERVE_PID) and waits, with a deadline, until
+# it answers on its control socket.
+start_serve() {
+  local bin="$VIBE"
+  if [ $# -gt 0 ] && [ -x "$1" ]; then bin=$1; shift; fi
+  "$bin" serve "$@" >> "$T/serve.log" 2>&1 &
+  SERVE_PID=$!
+  _pids+=("$SERVE_PID")
+  wait_until 20 serve_answers
+}
+
+serve_answers() {
+  kill -0 "$SERVE_PID" 2>/dev/null || fail "vibe serve exited early: $(tail -n 20 "$T/serve.log")"
+  "$VIBE" status --json > /dev/null 2>&1
+}
+
+# stop_serve: SIGTERM, then waits for the exit; sets SERVE_STATUS.
+stop_serve() {
+  kill -TERM "$SERVE_PID"
+  SERVE_STATUS=0
+  wait "$SERVE_PID" || SERVE_STATUS=$?
+}
+
+# source_field STREAM SOURCE FIELD: a field of one source in `vibe stream status --json`.
+source_field() {
+  "$VIBE" stream status "$1" --json | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+for src in s["sources"]:
+    if src["id"] == sys.argv[1]:
+        v = src[sys.argv[2]]
+        print(v if not isinstance(v, (dict, list)) else json.dumps(v))' "$2" "$3"
+}

@@ -11,6 +11,8 @@ Test hooks:
   GET /__status/CODE      replies CODE; ?retry_after=N adds Retry-After: N
   GET /__redirect/N/PATH  redirects N times, then to /PATH
   GET /__agent            the User-Agent of the last feed request
+  GET /__slow/MS/PATH     counts "/__slow" as "started", waits MS milliseconds,
+                          then serves /PATH (hits count under /PATH)
   --no-etag               serve without validators (every GET is a 200)
   --gzip                  gzip bodies when the client accepts it
 """
@@ -24,6 +26,7 @@ import json
 import os
 import sys
 import threading
+import time
 import urllib.parse
 
 TYPES = {
@@ -75,6 +78,11 @@ def make_handler(root, use_etag, use_gzip, hits, lock):
                 target = "/" + rest if int(count) <= 1 else "/__redirect/%d/%s" % (int(count) - 1, rest)
                 self.count("/__redirect", 302)
                 return self.reply(302, b"", {"Location": target})
+            if path.startswith("/__slow/"):
+                _, _, ms, rest = path.split("/", 3)
+                self.count("/__slow", "started")
+                time.sleep(int(ms) / 1000.0)
+                path = "/" + rest
             if path.startswith("/__status/"):
                 status = int(path.rsplit("/", 1)[1])
                 query = urllib.parse.parse_qs(url.query)
