@@ -47,7 +47,7 @@ core::Result<int> run_status(const GlobalOptions& global, bool json) {
   }
   auto status = core::control_request(config->serve.socket, {{"cmd", "status"}}, k_request_timeout);
   if (!status) {
-    if (status.error().code == core::Errc::not_found) {
+    if (status.error().code == core::Errc::unavailable) {
       if (json) {
         print_json_line({{"running", false}, {"socket", config->serve.socket.string()}});
       } else {
@@ -74,6 +74,9 @@ core::Result<int> run_status(const GlobalOptions& global, bool json) {
   fmt::print("sources:  {} running ({} polling now), {} backing off, {} failed, {} idle\n",
              sources.value("running", 0), sources.value("polling_now", 0), sources.value("backing_off", 0),
              sources.value("failed", 0), sources.value("idle", 0));
+  const auto& workers = s["workers"];
+  fmt::print("workers:  {} poll threads, {} job threads, {} event-loop threads\n", workers.value("poll_threads", 0),
+             workers.value("job_threads", 0), workers.value("loop_threads", 0));
   for (const auto& [name, q] : s["queues"].items()) {
     fmt::print("queue {:<8} concurrency {}: {} available, {} scheduled, {} executing, {} retryable\n", name,
                q.value("concurrency", 0), q.value("available", 0), q.value("scheduled", 0), q.value("executing", 0),

@@ -37,7 +37,7 @@ std::string time_or_dash(const nlohmann::json& v) {
 core::Result<std::optional<nlohmann::json>> ask_serve(const core::Config& config, const nlohmann::json& request) {
   auto answer = core::control_request(config.serve.socket, request, k_request_timeout);
   if (!answer) {
-    if (answer.error().code == core::Errc::not_found) {
+    if (answer.error().code == core::Errc::unavailable) {
       return std::optional<nlohmann::json>{};
     }
     return tl::unexpected(answer.error());
@@ -124,16 +124,18 @@ core::Result<int> change(const GlobalOptions& global, const StreamArgs& args, co
     if (!record) {
       return tl::unexpected(record.error());
     }
+    // Wanted active, but nothing runs it until serve does.
+    const std::string shown =
+        state == core::StreamState::active ? std::string{"pending"} : std::string{core::stream_state_name(state)};
     if (args.json) {
       print_json_line({{"id", id},
-                       {"status", core::stream_state_name(state)},
+                       {"status", shown},
                        {"serve_running", false},
                        {"session_started_at", record->session_started_at == 0
                                                   ? nlohmann::json(nullptr)
                                                   : nlohmann::json(core::format_rfc3339(record->session_started_at))}});
     } else {
-      fmt::print("stream {}: {} (recorded; vibe serve is not running, it takes effect when serve runs)\n", id,
-                 core::stream_state_name(state));
+      fmt::print("stream {}: {} (recorded; vibe serve is not running, it takes effect when serve runs)\n", id, shown);
     }
   }
   return 0;

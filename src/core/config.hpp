@@ -44,7 +44,7 @@ struct BufferConfig {
 // How `vibe serve` runs (the `serve:` block).
 struct ServeConfig {
   std::filesystem::path socket;           // absolute; default data_dir/vibe.sock
-  Millis shutdown_timeout{30'000};        // running jobs get this long to finish on SIGTERM
+  Millis shutdown_timeout{30'000};        // on SIGTERM, polls and jobs in flight get this long to finish
   std::int64_t max_restarts = 10;         // more restarts than this within restart_window: the source is failed
   Millis restart_window{60'000};
   Millis restart_backoff{1'000};          // first restart delay; doubles, jittered, up to restart_backoff_max

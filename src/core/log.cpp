@@ -12,6 +12,19 @@ namespace vibe::core {
 
 namespace {
 
+// The names --log-level takes ("warn", not spdlog's "warning").
+std::string_view level_name(spdlog::level::level_enum level) {
+  switch (level) {
+    case spdlog::level::trace: return "trace";
+    case spdlog::level::debug: return "debug";
+    case spdlog::level::info: return "info";
+    case spdlog::level::warn: return "warn";
+    case spdlog::level::err: return "error";
+    case spdlog::level::critical: return "critical";
+    default: return "off";
+  }
+}
+
 // One JSON object per line; nlohmann escapes whatever the message holds.
 class JsonFormatter final : public spdlog::formatter {
 public:
@@ -20,7 +33,7 @@ public:
     const std::string_view text{msg.payload.data(), msg.payload.size()};
     nlohmann::json line{
         {"time", format_rfc3339(micros)},
-        {"level", spdlog::level::to_string_view(msg.level).data()},
+        {"level", level_name(msg.level)},
         {"logger", std::string_view{msg.logger_name.data(), msg.logger_name.size()}},
     };
     if (const auto event = log_event_name(text); !event.empty()) {

@@ -1,9 +1,12 @@
 # Every command answers --help; --version and `vibe help` work; the man pages
-# render without warnings and document every command and every source option.
+# render without warnings and document every command, every source option,
+# every serve: key and every request of the control socket protocol.
 . "$(dirname "$0")/lib.sh"
 "$VIBE" --version | grep -qE '^vibe [0-9]+\.[0-9]+\.[0-9]+$' || fail "version: $("$VIBE" --version)"
 "$VIBE" help | grep -q "poll" || fail "help lists no commands"
-for cmd in validate init poll events stats "feed parse" sources "jobs list" "jobs show" "jobs enqueue" "jobs retry" "jobs cancel" "jobs prune" "jobs stats" "jobs run" "jobs wait" "cron next" help; do
+for cmd in validate init poll events stats "feed parse" sources "jobs list" "jobs show" "jobs enqueue" "jobs retry" \
+    "jobs cancel" "jobs prune" "jobs stats" "jobs run" "jobs wait" "cron next" serve status reload "stream list" \
+    "stream start" "stream pause" "stream stop" "stream status" help; do
   # shellcheck disable=SC2086
   "$VIBE" $cmd --help > /dev/null || fail "'vibe $cmd --help' failed"
 done
@@ -14,12 +17,12 @@ status=0
 "$VIBE" > /dev/null 2>&1 || status=$?
 expect_eq "no command exit" "$status" 2
 
-for page in vibe.1 vibe-jobs.1 vibe.yaml.5; do
+for page in vibe.1 vibe-jobs.1 vibe-serve.1 vibe-stream.1 vibe.yaml.5; do
   groff -man -Tutf8 -ww -z "$VIBE_SRC/man/$page" 2> warn.txt || fail "$page does not render"
   [ ! -s warn.txt ] || fail "$page warnings: $(cat warn.txt)"
 done
 groff -man -Tutf8 "$VIBE_SRC/man/vibe.1" 2>/dev/null | sed 's/.\x08//g' > vibe.1.txt
-for cmd in validate init poll events stats "feed parse" sources jobs "cron next"; do
+for cmd in validate init poll events stats "feed parse" sources jobs "cron next" serve stream status reload; do
   grep -q "vibe $cmd" vibe.1.txt || fail "vibe(1) does not document 'vibe $cmd'"
 done
 groff -man -Tutf8 "$VIBE_SRC/man/vibe-jobs.1" 2>/dev/null | sed 's/.\x08//g' > vibe-jobs.1.txt
@@ -27,6 +30,20 @@ for cmd in list show enqueue retry cancel prune stats run wait; do
   grep -q "vibe jobs $cmd" vibe-jobs.1.txt || fail "vibe-jobs(1) does not document 'vibe jobs $cmd'"
 done
 "$VIBE" jobs enqueue --help > /dev/null || fail "enqueue help"
+groff -man -Tutf8 "$VIBE_SRC/man/vibe-stream.1" 2>/dev/null | sed 's/.\x08//g' > vibe-stream.1.txt
+for cmd in list start pause stop status; do
+  grep -q "vibe stream $cmd" vibe-stream.1.txt || fail "vibe-stream(1) does not document 'vibe stream $cmd'"
+done
+# vibe-serve(1) documents every request of the control socket protocol in
+# its own section, each under a tag {"cmd": "NAME", ...}.
+groff -man -Tutf8 "$VIBE_SRC/man/vibe-serve.1" 2>/dev/null | sed 's/.\x08//g' > vibe-serve.1.txt
+for cmd in serve status reload; do
+  grep -q "vibe $cmd" vibe-serve.1.txt || fail "vibe-serve(1) does not document 'vibe $cmd'"
+done
+sed -n '/^CONTROL SOCKET PROTOCOL$/,/^[A-Z]/p' vibe-serve.1.txt > protocol.txt
+for cmd in ping status stream.list stream.status stream.start stream.pause stream.stop reload; do
+  grep -qE "^ {7}\{\"cmd\": \"$cmd\"" protocol.txt || fail "vibe-serve(1) does not document the control command '$cmd'"
+done
 groff -man -Tutf8 "$VIBE_SRC/man/vibe.yaml.5" 2>/dev/null | sed 's/.\x08//g' > vibe.yaml.5.txt
 "$VIBE" sources --json > kinds.ndjson
 [ -s kinds.ndjson ] || fail "vibe sources printed nothing"
@@ -45,5 +62,20 @@ for line in open(sys.argv[1]):
             missing.append(kind["type"] + "." + option["name"])
 if missing:
     print("undocumented:", ", ".join(missing), file=sys.stderr)
+    sys.exit(1)
+PY
+# Every key of the serve: block (k_serve_options in src/core/config.cpp) is
+# documented under "serve" in vibe.yaml(5).
+python3 - "$VIBE_SRC/src/core/config.cpp" vibe.yaml.5.txt <<'PY' || fail "vibe.yaml(5) is out of step with k_serve_options"
+import re, sys
+table = re.search(r"k_serve_options\[\] = \{(.*?)\n\};", open(sys.argv[1]).read(), re.S)
+keys = re.findall(r'\{"(\w+)", OptionType::', table.group(1)) if table else []
+assert keys, "no k_serve_options table found"
+page = open(sys.argv[2]).read()
+section = re.search(r"\n       serve  (.*?)\n       \S", page, re.S)
+assert section, "no serve entry in TOP-LEVEL KEYS"
+missing = [k for k in keys if not re.search(r"\b" + re.escape(k) + r" \(", section.group(1))]
+if missing:
+    print("undocumented serve keys:", ", ".join(missing), file=sys.stderr)
     sys.exit(1)
 PY

@@ -1,6 +1,7 @@
 # SIGTERM while polls are in flight exits 0 with every fetched event
-# committed; a second serve on the same data dir exits 2 with a clear
-# message; a socket left by kill -9 does not block the next start.
+# committed; a second SIGTERM while it drains exits at once (143); a second
+# serve on the same data dir exits 2 with a clear message; a socket left by
+# kill -9 does not block the next start.
 . "$(dirname "$0")/lib.sh"
 start_server feed_server --root "$FIXTURES/feeds/samples"
 {
@@ -41,5 +42,27 @@ grep -q "vibe serve is not running" down.out || fail "status message: $(cat down
 start_serve
 grep -q "removed stale socket" serve.log || fail "no stale-socket line: $(cat serve.log)"
 [ "$(stat -c %a .vibe/vibe.sock)" = 600 ] || fail "socket mode $(stat -c %a .vibe/vibe.sock), want 600"
+stop_serve
+expect_eq "serve exit status" "$SERVE_STATUS" 0
+
+# A second signal while serve waits for a slow poll: exit at once.
+{
+  echo "version: 1"
+  echo "sources:"
+  echo "  slow: { type: rss, url: \"$SERVER_URL/__slow/20000/rss2_news.xml?slow\", every: 1h }"
+} > vibe.yaml
+started_before=$(hits /__slow started)
+slow_poll_started() { [ "$(hits /__slow started)" -gt "$started_before" ]; }
+stopping_before=$(grep -c "serve.stopping" serve.log)
+start_serve
+wait_until 10 slow_poll_started
+kill -TERM "$SERVE_PID"
+draining() { [ "$(grep -c "serve.stopping" serve.log)" -gt "$stopping_before" ]; }
+wait_until 10 draining
+stop_serve
+expect_eq "exit status after a second SIGTERM" "$SERVE_STATUS" 143
+grep -q "serve.killed signal=15" serve.log || fail "no serve.killed line"
+echo "version: 1" > vibe.yaml
+start_serve  # the lock went with the process
 stop_serve
 expect_eq "serve exit status" "$SERVE_STATUS" 0

@@ -25,7 +25,7 @@ grep -q "stream wall: paused (recorded; vibe serve is not running, it takes effe
   fail "pause: $(cat pause.out)"
 status=0
 "$VIBE" stream pause wal > typo.out 2>&1 || status=$?
-expect_eq "unknown stream exit" "$status" 1
+expect_eq "unknown stream exit" "$status" 2
 grep -q "no stream named 'wal' in $T/vibe.yaml (did you mean 'wall'?)" typo.out || fail "typo: $(cat typo.out)"
 
 blog_polls_reach() { [ "$(( $(hits /atom_blog.xml 200) + $(hits /atom_blog.xml 304) ))" -ge "$1" ]; }

@@ -29,6 +29,7 @@ constexpr std::pair<Errc, std::string_view> k_errc_names[] = {
     {Errc::config, "config"},       {Errc::usage, "usage"},         {Errc::network, "network"},
     {Errc::http, "http"},           {Errc::parse, "parse"},         {Errc::storage, "storage"},
     {Errc::not_found, "not_found"}, {Errc::cancelled, "cancelled"}, {Errc::conflict, "conflict"},
+    {Errc::unavailable, "unavailable"},
 };
 
 }  // namespace
@@ -68,7 +69,7 @@ Result<nlohmann::json> control_request(const std::filesystem::path& socket, cons
   if (::connect(fd.fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
     const int err = errno;
     if (err == ENOENT || err == ECONNREFUSED) {
-      return fail(Errc::not_found, fmt::format("vibe serve is not running (no one listens on {})", path));
+      return fail(Errc::unavailable, fmt::format("vibe serve is not running (no one listens on {})", path));
     }
     return fail(Errc::network, fmt::format("cannot connect to {}: {}", path, std::strerror(err)));
   }

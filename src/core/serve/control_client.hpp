@@ -14,7 +14,7 @@
 namespace vibe::core {
 
 // Sends one request and waits for its reply (up to `timeout`).
-// Errors: Errc::not_found when no serve listens on `socket` (no file, or a
+// Errors: Errc::unavailable when no serve listens on `socket` (no file, or a
 // stale file nobody accepts on); the error a failed reply carries, with its
 // code; Errc::network for a broken or timed-out connection.
 Result<nlohmann::json> control_request(const std::filesystem::path& socket, const nlohmann::json& request,

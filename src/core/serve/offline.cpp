@@ -54,7 +54,7 @@ Error unknown_stream(const Config& config, const std::string& id) {
     ids.push_back(s.id);
   }
   const std::string guess = nearest(id, ids);
-  return Error{Errc::not_found, fmt::format("no stream named '{}' in {}{}", id, config.path.string(),
+  return Error{Errc::usage, fmt::format("no stream named '{}' in {}{}", id, config.path.string(),
                                             guess.empty() ? "" : fmt::format(" (did you mean '{}'?)", guess))};
 }
 

@@ -14,7 +14,7 @@ Result<nlohmann::json> offline_streams_json(const Config& config, Store& store);
 Result<nlohmann::json> offline_stream_json(const Config& config, Store& store, const std::string& id);
 
 // Records a stream's desired state for serve to apply when it runs.
-// Errors: Errc::not_found for a stream not in the config.
+// Errors: Errc::usage for a stream not in the config.
 Result<StreamRecord> record_stream_state(const Config& config, Store& store, const std::string& id,
                                          StreamState state);
 

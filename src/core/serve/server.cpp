@@ -22,6 +22,7 @@
 #include <mutex>
 #include <thread>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,6 +35,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::size_t k_max_request = 1 << 20;  // one control request line, at most
+constexpr int k_loop_threads = 2;                // timers, sockets and signals; nothing blocking runs there
 
 using Handler = std::function<std::string(const std::string& line)>;
 
@@ -102,6 +104,9 @@ public:
     boost::system::error_code ec;
     m_acceptor.open(local_stream{}, ec);
     if (!ec) {
+      // Children of exec jobs must not inherit the listening socket: one that
+      // outlived serve would make the next start take the socket for live.
+      ::fcntl(m_acceptor.native_handle(), F_SETFD, FD_CLOEXEC);
       // Created 0600 from the start: no window in which others may connect.
       const mode_t old = ::umask(0177);
       m_acceptor.bind(local_stream::endpoint{path.string()}, ec);
@@ -129,6 +134,7 @@ private:
         return;
       }
       if (!ec) {
+        ::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
         std::make_shared<Connection>(std::move(socket), m_pool, m_handler)->read();
       }
       accept();
@@ -150,7 +156,7 @@ Result<void> claim_socket_path(const fs::path& path, spdlog::logger& log) {
     return {};
   }
   auto answer = control_request(path, nlohmann::json{{"cmd", "ping"}}, Millis{2'000});
-  if (answer || answer.error().code != Errc::not_found) {
+  if (answer || answer.error().code != Errc::unavailable) {
     return fail(Errc::conflict, fmt::format("another vibe serve is answering on {}; stop it first, or set "
                                             "serve.socket to another path",
                                             path.string()));
@@ -229,6 +235,9 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
     if (fresh->serve.socket != first_config->serve.socket) {
       restart_needed.emplace_back("serve.socket");
     }
+    if (fresh->serve.shutdown_timeout != first_config->serve.shutdown_timeout) {
+      restart_needed.emplace_back("serve.shutdown_timeout");
+    }
     if (fresh->queues != first_config->queues) {
       restart_needed.emplace_back("queues");
     }
@@ -241,6 +250,12 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
     }
     const auto [sources, streams] = catalog_of(*fresh);
     if (auto ok = store.sync_catalog(sources, streams); !ok) {
+      log->error("config.reload_failed config={} error={}", first_config->path.string(), ok.error().message);
+      return tl::unexpected(ok.error());
+    }
+    // Streams new in the file begin their first session now.
+    if (auto ok = store.open_sessions(now_micros()); !ok) {
+      log->error("config.reload_failed config={} error={}", first_config->path.string(), ok.error().message);
       return tl::unexpected(ok.error());
     }
     auto next = std::make_shared<const Config>(std::move(*fresh));
@@ -293,6 +308,11 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
       }
     }
     out["queues"] = queues;
+    std::size_t job_threads = 0;
+    for (const auto& [name, concurrency] : first_config->queues) {
+      job_threads += concurrency;
+    }
+    out["workers"] = {{"poll_threads", poll_threads}, {"job_threads", job_threads}, {"loop_threads", k_loop_threads}};
     const auto counters = writer.counters();
     out["writer"] = {{"pending_events", counters.pending_events},
                      {"batches", counters.batches},
@@ -404,7 +424,7 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
   arm();
 
   std::vector<std::thread> loop_threads;
-  for (int i = 0; i < 2; ++i) {
+  for (int i = 0; i < k_loop_threads; ++i) {
     loop_threads.emplace_back([&loop] { loop.run(); });
   }
   if (auto ok = coordinator.start(); !ok) {
@@ -429,7 +449,7 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
   std::error_code ignored;
   fs::remove(first_config->serve.socket, ignored);
   if (!coordinator.stop(first_config->serve.shutdown_timeout)) {
-    log->warn("serve.stopping polls still running after {}; their results will not be stored",
+    log->warn("serve.polls_unfinished after={} (their results will not be stored)",
               format_duration(first_config->serve.shutdown_timeout));
   }
   const auto left = std::chrono::duration_cast<Millis>(deadline - std::chrono::steady_clock::now());

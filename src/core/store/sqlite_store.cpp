@@ -360,7 +360,7 @@ public:
       SQLite::Transaction tx{m_db, SQLite::TransactionBehavior::IMMEDIATE};
       m_db.exec(fmt::format(
           "INSERT INTO stream_sessions (stream_id, started_at) SELECT id, {} FROM streams s "
-          "WHERE desired_state IN ('active', 'paused') AND NOT EXISTS "
+          "WHERE desired_state = 'active' AND NOT EXISTS "
           "(SELECT 1 FROM stream_sessions x WHERE x.stream_id = s.id AND x.ended_at = 0)",
           now));
       tx.commit();
@@ -960,10 +960,13 @@ WHERE id = ?1 AND state = 'executing'
     upsert.reset();
   }
 
-  // Opens a session when a stream starts (unless one is open: pause keeps
-  // it) and closes it when the stream stops. REQUIRES: m_mutex is held, in a
-  // transaction.
+  // Opens a session when a stream starts (unless one is open: a paused
+  // stream resumes its session) and closes it when the stream stops; pause
+  // changes nothing. REQUIRES: m_mutex is held, in a transaction.
   void open_or_close_session(const std::string& id, StreamState desired, UnixMicros now) {
+    if (desired == StreamState::paused) {
+      return;
+    }
     if (desired == StreamState::stopped) {
       SQLite::Statement close{m_db, "UPDATE stream_sessions SET ended_at = ? WHERE stream_id = ? AND ended_at = 0"};
       close.bind(1, static_cast<std::int64_t>(now));

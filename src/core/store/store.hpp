@@ -115,8 +115,7 @@ public:
   // Errors: Errc::not_found for a stream not in the catalog.
   virtual Result<StreamRecord> set_stream_state(const std::string& id, StreamState desired, UnixMicros now) = 0;
 
-  // Opens a session, starting `now`, for every active or paused stream that
-  // has none (`vibe serve` at start: streams nobody stopped begin their
+  // Opens a session, starting `now`, for every active stream that has none (`vibe serve` at start: streams nobody stopped begin their
   // first session when they first run).
   virtual Result<void> open_sessions(UnixMicros now) = 0;
 
