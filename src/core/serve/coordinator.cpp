@@ -265,7 +265,11 @@ struct Coordinator::Impl {
   }
 
   // Reads the poll states of `ids` (off the lock: store reads block), then
-  // schedules each slot that still wants to run: once, now, if it is overdue.
+  // schedules each slot that still wants to run: once, soon, if it is
+  // overdue. Overdue polls are spread over up to 10 ms per source launched
+  // (never more than the source's interval), so a thousand sources starting
+  // together do not all hit their servers in the same instant, and keep
+  // that spread on later rounds.
   void launch(const std::vector<std::shared_ptr<Slot>>& to_launch) {
     std::vector<UnixMicros> last(to_launch.size(), 0);
     for (std::size_t i = 0; i < to_launch.size(); ++i) {
@@ -274,13 +278,19 @@ struct Coordinator::Impl {
       }
     }
     std::lock_guard lock{mutex};
+    const UnixMicros now = now_micros();
+    const UnixMicros spread = static_cast<UnixMicros>(to_launch.size()) * 10'000;
     for (std::size_t i = 0; i < to_launch.size(); ++i) {
       const auto& slot = to_launch[i];
       if (stopping || slot->removed || !slot->wanted || slot->in_flight) {
         continue;
       }
       const UnixMicros every = micros(slot->source->options.duration("every"));
-      schedule_locked(slot, last[i] == 0 ? 0 : last[i] + every);
+      UnixMicros at = last[i] == 0 ? now : last[i] + every;
+      if (at <= now && to_launch.size() > 1) {
+        at = now + std::uniform_int_distribution<UnixMicros>{0, std::min(spread, every)}(rng);
+      }
+      schedule_locked(slot, at);
     }
   }
 
