@@ -131,9 +131,7 @@ core::Result<int> change(const GlobalOptions& global, const StreamArgs& args, co
       print_json_line({{"id", id},
                        {"status", shown},
                        {"serve_running", false},
-                       {"session_started_at", record->session_started_at == 0
-                                                  ? nlohmann::json(nullptr)
-                                                  : nlohmann::json(core::format_rfc3339(record->session_started_at))}});
+                       {"session_started_at", core::time_or_null(record->session_started_at)}});
     } else {
       fmt::print("stream {}: {} (recorded; vibe serve is not running, it takes effect when serve runs)\n", id, shown);
     }

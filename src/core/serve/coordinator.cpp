@@ -30,10 +30,6 @@ UnixMicros micros(Millis d) {
   return d.count() * 1000;
 }
 
-nlohmann::json time_or_null(UnixMicros t) {
-  return t == 0 ? nlohmann::json(nullptr) : nlohmann::json(format_rfc3339(t));
-}
-
 HealthPolicy policy_of(const ServeConfig& serve) {
   HealthPolicy p;
   p.max_restarts = serve.max_restarts;

@@ -4,11 +4,11 @@
 
 namespace vibe::core {
 
-namespace {
-
 nlohmann::json time_or_null(UnixMicros t) {
   return t == 0 ? nlohmann::json(nullptr) : nlohmann::json(format_rfc3339(t));
 }
+
+namespace {
 
 Result<nlohmann::json> stream_json(const StreamConfig& stream, const std::vector<StreamRecord>& records,
                                    Store& store, bool with_sources) {

@@ -18,6 +18,9 @@ Result<nlohmann::json> offline_stream_json(const Config& config, Store& store, c
 Result<StreamRecord> record_stream_state(const Config& config, Store& store, const std::string& id,
                                          StreamState state);
 
+// A time as serve's JSON shows it: RFC 3339, or null for 0 (never).
+nlohmann::json time_or_null(UnixMicros t);
+
 // "no stream named 'x' in FILE (did you mean 'y'?)"
 Error unknown_stream(const Config& config, const std::string& id);
 

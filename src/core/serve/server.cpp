@@ -3,6 +3,7 @@
 #include "core/serve/control_client.hpp"
 #include "core/serve/coordinator.hpp"
 #include "core/serve/lock.hpp"
+#include "core/serve/offline.hpp"
 #include "core/store/batch_writer.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -20,6 +21,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <fcntl.h>
@@ -238,6 +240,11 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
     if (fresh->serve.shutdown_timeout != first_config->serve.shutdown_timeout) {
       restart_needed.emplace_back("serve.shutdown_timeout");
     }
+    if (fresh->buffer.max_events != first_config->buffer.max_events ||
+        fresh->buffer.max_delay != first_config->buffer.max_delay ||
+        fresh->buffer.max_pending != first_config->buffer.max_pending) {
+      restart_needed.emplace_back("buffer");
+    }
     if (fresh->queues != first_config->queues) {
       restart_needed.emplace_back("queues");
     }
@@ -378,9 +385,7 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
           }
           changed.push_back({{"id", id},
                              {"status", stream_state_name(record->desired)},
-                             {"session_started_at", record->session_started_at == 0
-                                                        ? nlohmann::json(nullptr)
-                                                        : nlohmann::json(format_rfc3339(record->session_started_at))}});
+                             {"session_started_at", time_or_null(record->session_started_at)}});
         }
         result = nlohmann::json{{"streams", changed}};
       }
@@ -427,8 +432,9 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
   for (int i = 0; i < k_loop_threads; ++i) {
     loop_threads.emplace_back([&loop] { loop.run(); });
   }
+  std::optional<Error> start_error;
   if (auto ok = coordinator.start(); !ok) {
-    log->error("serve: cannot start the coordinator: {}", ok.error().message);
+    start_error = ok.error();
     std::lock_guard guard{signal_mutex};
     stop_signal = SIGTERM;
   }
@@ -469,6 +475,9 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
   // before the objects they refer to go away.
   loop.restart();
   loop.poll();
+  if (start_error) {
+    return tl::unexpected(*start_error);
+  }
   return 0;
 }
 
