@@ -25,14 +25,29 @@ std::string uptime(std::int64_t seconds) {
   return fmt::format("{}h {}m", seconds / 3600, (seconds % 3600) / 60);
 }
 
-core::Result<int> run_serve(const GlobalOptions& global) {
+core::Result<int> run_serve(const GlobalOptions& global, const std::string& shutdown_timeout) {
   auto config = load_config(global);
   if (!config) {
     return tl::unexpected(config.error());
   }
+  std::optional<core::Millis> timeout_flag;
+  if (!shutdown_timeout.empty()) {
+    auto d = core::parse_duration(shutdown_timeout);
+    if (!d) {
+      return core::fail(core::Errc::usage, fmt::format("--shutdown-timeout: {}", d.error().message));
+    }
+    timeout_flag = *d;
+    config->serve.shutdown_timeout = *d;
+  }
   const core::Logging logging = make_logging(global, spdlog::level::info);
   core::ServeHooks hooks;
-  hooks.load_config = [&global](const std::filesystem::path&) { return load_config(global); };
+  hooks.load_config = [&global, timeout_flag](const std::filesystem::path&) {
+    auto fresh = load_config(global);
+    if (fresh && timeout_flag) {
+      fresh->serve.shutdown_timeout = *timeout_flag;  // the flag wins over the file, on reload too
+    }
+    return fresh;
+  };
   hooks.make_jobs = [&logging](const core::Config& c, core::Store& store, core::BatchWriter& writer,
                                core::PollTrigger& polls) {
     return jobs::make_job_service(c, store, writer, polls, logging);
@@ -122,7 +137,14 @@ core::Result<int> run_reload(const GlobalOptions& global, bool json) {
 
 void add_serve_commands(CLI::App& app, const GlobalOptions& global, Action& run) {
   auto* serve = app.add_subcommand("serve", "run sources, streams and jobs until SIGTERM (see vibe-serve(1))");
-  serve->callback([&run, &global] { run = [&global] { return run_serve(global); }; });
+  auto shutdown_timeout = std::make_shared<std::string>();
+  serve->add_option("--shutdown-timeout", *shutdown_timeout,
+                    "on SIGTERM, how long polls and jobs in flight may take to finish (default: serve.shutdown_timeout, "
+                    "30s)")
+      ->type_name("DUR");
+  serve->callback([&run, &global, shutdown_timeout] {
+    run = [&global, shutdown_timeout] { return run_serve(global, *shutdown_timeout); };
+  });
 
   auto status_json = std::make_shared<bool>(false);
   auto* status = app.add_subcommand("status", "show how a running vibe serve is doing (exit 1 if none runs)");

@@ -60,7 +60,7 @@ std::string http_reason(long status) {
 
 Result<PollReport> poll_sources(const Config& config, std::span<const std::string> source_ids, Store* store,
                                 BatchWriter* writer, DryRun dry_run, std::shared_ptr<spdlog::logger> log,
-                                const PollProgress& progress) {
+                                const PollProgress& progress, const std::atomic<bool>* cancel) {
   std::vector<const SourceConfig*> selected;
   if (source_ids.empty()) {
     for (const auto& source : config.sources) {
@@ -146,6 +146,15 @@ Result<PollReport> poll_sources(const Config& config, std::span<const std::strin
       ++update.state.consecutive_failures;
       log->info("poll failed source={} error={}", target.config->id, r.error);
     };
+    if (!response && response.error().code == Errc::cancelled) {
+      // Not the source's fault: nothing to remember about it.
+      r.outcome = PollOutcome::failed;
+      r.error = response.error().message;
+      if (progress) {
+        progress(++fetched, requests.size());
+      }
+      return;
+    }
     if (!response) {
       record_failure(response.error().message);
     } else {
@@ -215,7 +224,9 @@ Result<PollReport> poll_sources(const Config& config, std::span<const std::strin
       progress(++fetched, requests.size());
     }
   };
-  fetch_all(requests, FetcherOptions{}, on_done);
+  FetcherOptions fetch_options;
+  fetch_options.cancel = cancel;
+  fetch_all(requests, fetch_options, on_done);
 
   for (std::size_t i = 0; i < targets.size(); ++i) {
     if (!targets[i].write) {

@@ -6,6 +6,7 @@
 
 #include <spdlog/logger.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -70,8 +71,10 @@ public:
   virtual Result<void> poll_now(const std::string& source_id) = 0;
 };
 
+// `cancel`, when set and turned true, ends fetches still running as failed
+// polls whose state is not written.
 Result<PollReport> poll_sources(const Config& config, std::span<const std::string> source_ids, Store* store,
                                 BatchWriter* writer, DryRun dry_run, std::shared_ptr<spdlog::logger> log,
-                                const PollProgress& progress = {});
+                                const PollProgress& progress = {}, const std::atomic<bool>* cancel = nullptr);
 
 }  // namespace vibe::core

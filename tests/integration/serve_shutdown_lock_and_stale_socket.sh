@@ -1,5 +1,6 @@
 # SIGTERM while polls are in flight exits 0 with every fetched event
-# committed; a second SIGTERM while it drains exits at once (143); a second
+# committed; past --shutdown-timeout a poll still running is cancelled and
+# serve exits 0; a second SIGTERM while it drains exits at once (143); a second
 # serve on the same data dir exits 2 with a clear message; a socket left by
 # kill -9 does not block the next start.
 . "$(dirname "$0")/lib.sh"
@@ -62,6 +63,23 @@ wait_until 10 draining
 stop_serve
 expect_eq "exit status after a second SIGTERM" "$SERVE_STATUS" 143
 grep -q "serve.killed signal=15" serve.log || fail "no serve.killed line"
+# --shutdown-timeout: a poll still running after it is cancelled; exit 0.
+{
+  echo "version: 1"
+  echo "sources:"
+  echo "  slower: { type: rss, url: \"$SERVER_URL/__slow/20000/rss2_news.xml?slower\", every: 1h }"
+} > vibe.yaml
+started_before=$(hits /__slow started)
+start_serve --shutdown-timeout 300ms
+wait_until 10 slow_poll_started
+stopped_at=$SECONDS
+stop_serve
+expect_eq "exit status after the shutdown timeout" "$SERVE_STATUS" 0
+[ $((SECONDS - stopped_at)) -lt 10 ] || fail "serve took $((SECONDS - stopped_at)) s to stop, not the 300 ms timeout"
+grep -q "serve.polls_unfinished after=300ms" serve.log || fail "no serve.polls_unfinished line"
+expect_eq "a cancelled poll leaves no failure behind" \
+  "$(python3 -c 'import sqlite3; print(sqlite3.connect(".vibe/vibe.db").execute("select count(*) from poll_state where source_id = ? and consecutive_failures > 0", ("slower",)).fetchone()[0])')" 0
+
 echo "version: 1" > vibe.yaml
 start_serve  # the lock went with the process
 stop_serve

@@ -1,6 +1,7 @@
 # Without a running serve, stream start/pause/stop record the desired state
 # and say it takes effect when serve runs; vibe status exits 1. serve then
-# honours the recorded state: a paused stream's source is never polled.
+# honours the recorded state: a paused stream's source is never polled. A
+# source in two active streams is polled once and its events belong to both.
 . "$(dirname "$0")/lib.sh"
 start_server feed_server --root "$FIXTURES/feeds/samples"
 cat > vibe.yaml <<YAML
@@ -11,6 +12,7 @@ sources:
 streams:
   wall: { sources: [news] }
   other: { sources: [blog] }
+  shared: { sources: [blog] }
 YAML
 
 status=0
@@ -33,5 +35,9 @@ start_serve
 wait_until 15 blog_polls_reach 3
 expect_eq "news requests (stream paused before serve ran)" "$(hits /rss2_news.xml 200)" 0
 expect_eq "wall status" "$("$VIBE" stream status wall --json | json_get status)" paused
+expect_eq "blog fetched once with 200" "$(hits /atom_blog.xml 200)" 1
+expect_eq "events of other" "$("$VIBE" stats stream:other --json | json_get total)" 6
+expect_eq "events of shared" "$("$VIBE" stats stream:shared --json | json_get total)" 6
+expect_eq "events stored" "$("$VIBE" stats --json | json_get total)" 6
 stop_serve
 expect_eq "serve exit status" "$SERVE_STATUS" 0

@@ -267,9 +267,21 @@ void fetch_all(std::span<const FetchRequest> requests, const FetcherOptions& opt
       active[index].reset();
       on_done(index, std::move(result));
     }
+    if (options.cancel != nullptr && options.cancel->load()) {
+      for (std::size_t i = 0; i < requests.size(); ++i) {
+        if (i >= next || active[i]) {
+          if (active[i]) {
+            curl_multi_remove_handle(multi, active[i]->easy);
+            active[i].reset();
+          }
+          on_done(i, fail(Errc::cancelled, fmt::format("{}: cancelled (shutting down)", redact_url(requests[i].url))));
+        }
+      }
+      break;
+    }
     attach_more();
     if (in_flight > 0) {
-      curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
+      curl_multi_poll(multi, nullptr, 0, options.cancel != nullptr ? 100 : 1000, nullptr);
     }
   }
   curl_multi_cleanup(multi);

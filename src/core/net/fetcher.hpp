@@ -4,6 +4,7 @@
 #include "core/net/fetch.hpp"
 
 #include <cstddef>
+#include <atomic>
 #include <functional>
 #include <span>
 #include <string>
@@ -12,6 +13,9 @@ namespace vibe::core {
 
 struct FetcherOptions {
   std::size_t max_concurrency = 32;  // transfers in flight at once
+  // When set and it turns true, transfers still running end within about
+  // 100 ms with Errc::cancelled (serve's shutdown timeout).
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 // Called once per request, on the thread that called fetch_all, as soon as

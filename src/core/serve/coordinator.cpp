@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -100,6 +101,7 @@ struct Coordinator::Impl {
   std::map<std::string, std::shared_ptr<Slot>> slots;
   std::map<std::string, StreamRecord> streams;  // the configured ones
   bool stopping = false;
+  std::atomic<bool> cancel{false};  // ends fetches in flight (shutdown timeout)
   std::mt19937_64 rng{std::random_device{}()};
 
   Impl(Deps d, std::shared_ptr<const Config> c)
@@ -182,7 +184,7 @@ struct Coordinator::Impl {
     const std::string ids[] = {source.id};
     Result<PollReport> report = fail(Errc::cancelled, "");
     try {
-      report = poll_sources(*config_then, ids, &deps.store, &deps.writer, DryRun::no, slot->log);
+      report = poll_sources(*config_then, ids, &deps.store, &deps.writer, DryRun::no, slot->log, {}, &cancel);
     } catch (const std::exception& e) {
       report = fail(Errc::parse, fmt::format("poll threw: {}", e.what()));
     }
@@ -374,7 +376,12 @@ Coordinator::Coordinator(Deps deps, std::shared_ptr<const Config> config)
 
 Coordinator::~Coordinator() {
   stop(Millis{0});
+  cancel_polls();
   m_impl->pool.join();
+}
+
+void Coordinator::cancel_polls() {
+  m_impl->cancel = true;
 }
 
 Result<void> Coordinator::start() {

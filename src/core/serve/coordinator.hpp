@@ -77,6 +77,9 @@ public:
   // Starts no more polls and waits up to `timeout` for those in flight (their
   // events are committed when they return). Returns whether all finished.
   bool stop(Millis timeout);
+  // Ends the fetches of polls still in flight (after stop() timed out); their
+  // results are not stored.
+  void cancel_polls();
 
 private:
   struct Impl;

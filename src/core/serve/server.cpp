@@ -450,13 +450,15 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
   log->info("serve.stopping signal={} shutdown_timeout={}", stop_signal,
             format_duration(first_config->serve.shutdown_timeout));
   // Intake first: no control requests, no new polls; polls in flight finish
-  // and commit their events.
+  // and commit their events (those still running at the timeout are
+  // cancelled).
   asio::post(loop, [&] { acceptor.close(); });
   std::error_code ignored;
   fs::remove(first_config->serve.socket, ignored);
   if (!coordinator.stop(first_config->serve.shutdown_timeout)) {
-    log->warn("serve.polls_unfinished after={} (their results will not be stored)",
+    log->warn("serve.polls_unfinished after={} (cancelled; their results are not stored)",
               format_duration(first_config->serve.shutdown_timeout));
+    coordinator.cancel_polls();
   }
   const auto left = std::chrono::duration_cast<Millis>(deadline - std::chrono::steady_clock::now());
   jobs->stop(std::max(Millis{0}, left));
