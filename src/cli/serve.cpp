@@ -98,8 +98,12 @@ core::Result<int> run_status(const GlobalOptions& global, bool json) {
                q.value("retryable", 0));
   }
   const auto& w = s["writer"];
-  fmt::print("writer:   {} pending, {} events committed in {} batches, {} failed batches\n",
-             w.value("pending_events", 0), w.value("events", 0), w.value("batches", 0), w.value("failed_batches", 0));
+  fmt::print("writer:   {}{} pending, {} events committed in {} batches, {} failed batches, {} refused\n",
+             w.value("degraded", false) ? "DEGRADED, " : "", w.value("pending_events", 0), w.value("events", 0),
+             w.value("batches", 0), w.value("failed_batches", 0), w.value("rejected", 0));
+  if (w.value("degraded", false)) {
+    fmt::print("          last commit failed: {}\n", w.value("last_error", ""));
+  }
   return 0;
 }
 

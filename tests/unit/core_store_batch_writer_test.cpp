@@ -5,8 +5,11 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstdlib>
+#include <mutex>
 #include <thread>
 
 using namespace vibe::core;
@@ -35,9 +38,140 @@ public:
   JobStore& jobs() override { std::abort(); }  // the batch writer never touches jobs
 };
 
+// A real store whose first write waits until release(), recording the
+// producers (source ids) of every batch, so tests control what queues up
+// while a commit is in flight.
+class GatedStore final : public Store {
+public:
+  explicit GatedStore(Store& inner) : m_inner(inner) {}
+
+  void release() {
+    {
+      std::lock_guard lock{m_mutex};
+      m_open = true;
+    }
+    m_changed.notify_all();
+  }
+
+  bool wait_until_writing() {
+    std::unique_lock lock{m_mutex};
+    return m_changed.wait_for(lock, std::chrono::seconds{10}, [&] { return m_writing; });
+  }
+
+  std::vector<std::vector<std::string>> batches() {
+    std::lock_guard lock{m_mutex};
+    return m_batches;
+  }
+
+  Result<void> sync_catalog(std::span<const CatalogSource> a, std::span<const CatalogStream> b) override {
+    return m_inner.sync_catalog(a, b);
+  }
+  Result<std::vector<WriteResult>> write(std::span<const WriteRequest> batch, UnixMicros now) override {
+    {
+      std::unique_lock lock{m_mutex};
+      std::vector<std::string> producers;
+      for (const auto& request : batch) {
+        producers.push_back(request.events.empty() ? "" : request.events.front().source_id);
+      }
+      m_batches.push_back(std::move(producers));
+      m_writing = true;
+      m_changed.notify_all();
+      m_changed.wait(lock, [&] { return m_open; });
+    }
+    return m_inner.write(batch, now);
+  }
+  Result<PollState> poll_state(const std::string& id) override { return m_inner.poll_state(id); }
+  Result<std::vector<StreamRecord>> streams() override { return m_inner.streams(); }
+  Result<StreamRecord> set_stream_state(const std::string& id, StreamState s, UnixMicros now) override {
+    return m_inner.set_stream_state(id, s, now);
+  }
+  Result<void> open_sessions(UnixMicros now) override { return m_inner.open_sessions(now); }
+  Result<std::vector<Event>> events(const EventQuery& q) override { return m_inner.events(q); }
+  Result<TopicStats> stats(const EventQuery& q, UnixMicros now) override { return m_inner.stats(q, now); }
+  JobStore& jobs() override { return m_inner.jobs(); }
+
+private:
+  Store& m_inner;
+  std::mutex m_mutex;
+  std::condition_variable m_changed;
+  bool m_open = false;
+  bool m_writing = false;
+  std::vector<std::vector<std::string>> m_batches;
+};
+
+WriteRequest events_of(const std::string& source, int first, int count) {
+  WriteRequest request;
+  for (int i = first; i < first + count; ++i) {
+    request.events.push_back(make_event(source, std::to_string(i)));
+  }
+  return request;
+}
+
 }  // namespace
 
 TEST_SUITE("core::store::batch_writer") {
+  TEST_CASE("fairness: a flooding source delays another's events by at most one batch; batches hold max_events") {
+    TempDir dir;
+    auto real = open_sqlite_store(dir.path() / "vibe.db");
+    REQUIRE(real);
+    GatedStore store{**real};
+    BatchWriter writer{store, BufferConfig{500, Millis{0}, 100'000}, vibe::test::quiet_logger()};
+    auto plug = writer.submit(events_of("plug", 0, 1));
+    REQUIRE(store.wait_until_writing());  // the writer is busy with the plug
+    std::vector<std::future<Result<WriteResult>>> flood;
+    for (int i = 0; i < 20; ++i) {
+      flood.push_back(writer.submit(events_of("flood", i * 100, 100)));  // 2,000 events queued first
+    }
+    auto quiet = writer.submit(events_of("quiet", 0, 1));
+    store.release();
+    REQUIRE(quiet.get());
+    for (auto& f : flood) {
+      REQUIRE(f.get());
+    }
+    REQUIRE(plug.get());
+    const auto batches = store.batches();
+    REQUIRE(batches.size() >= 5);
+    // Right after the plug: the quiet source's request rides in the first batch.
+    const auto& second = batches[1];
+    CHECK(std::find(second.begin(), second.end(), "quiet") != second.end());
+    // Every batch holds at most 500 events: 1 + 4 x 100 at most with the quiet one.
+    for (std::size_t i = 1; i < batches.size(); ++i) {
+      const auto floods = std::count(batches[i].begin(), batches[i].end(), "flood");
+      CHECK(floods <= 5);
+    }
+    CHECK((*real)->stats({}, 0)->total == 2002);
+    const auto sizes = writer.batch_sizes();
+    CHECK(sizes.count() == batches.size());
+    CHECK(sizes.sum() == doctest::Approx(2002));
+    CHECK(writer.commit_seconds().count() == batches.size());
+  }
+
+  TEST_CASE("try_submit refuses at once above max_pending, with the reason, and counts it") {
+    TempDir dir;
+    auto real = open_sqlite_store(dir.path() / "vibe.db");
+    REQUIRE(real);
+    GatedStore store{**real};
+    BatchWriter writer{store, BufferConfig{1000, Millis{0}, 10}, vibe::test::quiet_logger()};
+    auto plug = writer.try_submit(events_of("plug", 0, 1));
+    REQUIRE(plug);
+    REQUIRE(store.wait_until_writing());
+    auto fits = writer.try_submit(events_of("a", 0, 9));  // plug (1, still pending) + 9 = 10
+    REQUIRE(fits);
+    auto refused = writer.try_submit(events_of("b", 0, 1));
+    REQUIRE(!refused);
+    CHECK(refused.error().code == Errc::unavailable);
+    CHECK(refused.error().message.find("buffer.max_pending 10") != std::string::npos);
+    CHECK(writer.counters().rejected == 1);
+    CHECK(writer.counters().pending_events == 10);
+    store.release();
+    REQUIRE(plug->get());
+    REQUIRE(fits->get());
+    CHECK((*real)->stats({}, 0)->total == 10);
+    auto later = writer.try_submit(events_of("b", 0, 1));  // room again
+    REQUIRE(later);
+    REQUIRE(later->get());
+  }
+
   TEST_CASE("many producers: every request completes and requests share commits") {
     TempDir dir;
     auto store = open_sqlite_store(dir.path() / "vibe.db");
@@ -81,7 +215,11 @@ TEST_SUITE("core::store::batch_writer") {
     REQUIRE(!ra);
     REQUIRE(!rb);
     CHECK(ra.error().message == "disk on fire");
-    CHECK(writer.counters().failed_batches >= 1);
+    const auto counters = writer.counters();
+    CHECK(counters.failed_batches >= 1);
+    CHECK(counters.degraded);
+    CHECK(counters.last_error == "disk on fire");
+    CHECK(counters.events == 0);
   }
 
   TEST_CASE("back-pressure: producers beyond max_pending wait instead of queueing without bound") {

@@ -324,7 +324,10 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
     out["writer"] = {{"pending_events", counters.pending_events},
                      {"batches", counters.batches},
                      {"events", counters.events},
-                     {"failed_batches", counters.failed_batches}};
+                     {"failed_batches", counters.failed_batches},
+                     {"rejected", counters.rejected},
+                     {"degraded", counters.degraded},
+                     {"last_error", counters.last_error}};
     out["jobs"] = jobs->status();
     return out;
   };

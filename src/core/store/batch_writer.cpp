@@ -1,23 +1,57 @@
-// Group commit. Producers append requests to one queue and wait on a future.
-// The writer thread sleeps until the queue is non-empty, then waits until
-// either `max_events` events are pending or the oldest request has waited
-// `max_delay`, takes everything queued, and commits it as one transaction.
-// While it commits, new requests pile up; the next batch takes them all. So
-// when idle a lone request waits at most `max_delay`, and under load the
-// batch size grows to match the commit time, which is what makes SQLite fast
-// (one fsync and one pass over the unique index per batch, PERF-NOTES.md).
-// If a commit fails, every request in that batch gets the error.
+// Group commit. Producers append requests to their own queue and wait on a
+// future. The writer thread sleeps until something is queued, then waits
+// until either `max_events` events are pending or the oldest request has
+// waited `max_delay`, takes up to `max_events` events round-robin across the
+// producers, and commits them as one transaction. While it commits, new
+// requests pile up; the next batch takes them. So when idle a lone request
+// waits at most `max_delay`, and under load batches fill up to `max_events`,
+// which is what makes SQLite fast (one fsync and one pass over the unique
+// index per batch, PERF-NOTES.md).
 #include "core/store/batch_writer.hpp"
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace vibe::core {
 
+namespace {
+
+constexpr double k_batch_size_bounds[] = {1, 5, 10, 50, 100, 250, 500, 1000, 2500, 5000};
+constexpr double k_commit_second_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1};
+constexpr Millis k_max_failure_backoff{5'000};
+
+// Which producer a request comes from: its source.
+std::string producer_of(const WriteRequest& request) {
+  if (request.state) {
+    return request.state->source_id;
+  }
+  return request.events.empty() ? std::string{} : request.events.front().source_id;
+}
+
+}  // namespace
+
 BatchWriter::BatchWriter(Store& store, BufferConfig limits, std::shared_ptr<spdlog::logger> log)
-    : m_store(store), m_limits(limits), m_log(std::move(log)), m_thread([this] { run(); }) {}
+    : m_store(store),
+      m_limits(limits),
+      m_log(std::move(log)),
+      m_batch_sizes(k_batch_size_bounds),
+      m_commit_seconds(k_commit_second_bounds),
+      m_thread([this] { run(); }) {}
 
 BatchWriter::~BatchWriter() {
   stop();
+}
+
+void BatchWriter::enqueue_locked(Pending pending) {
+  std::string producer = producer_of(pending.request);
+  m_pending_events += pending.request.events.size();
+  ++m_queued_requests;
+  auto& queue = m_queues[producer];
+  if (queue.empty()) {
+    m_turn.push_back(std::move(producer));
+  }
+  queue.push_back(std::move(pending));
 }
 
 std::future<Result<WriteResult>> BatchWriter::submit(WriteRequest request) {
@@ -34,8 +68,27 @@ std::future<Result<WriteResult>> BatchWriter::submit(WriteRequest request) {
     pending.done.set_value(fail(Errc::cancelled, "store writer is stopping"));
     return future;
   }
-  m_pending_events += count;
-  m_queue.push_back(std::move(pending));
+  enqueue_locked(std::move(pending));
+  lock.unlock();
+  m_wake.notify_one();
+  return future;
+}
+
+Result<std::future<Result<WriteResult>>> BatchWriter::try_submit(WriteRequest request) {
+  const std::size_t count = request.events.size();
+  std::unique_lock lock{m_mutex};
+  if (m_stopping) {
+    return fail(Errc::cancelled, "store writer is stopping");
+  }
+  if (m_pending_events != 0 && m_pending_events + count > m_limits.max_pending) {
+    ++m_counters.rejected;
+    return fail(Errc::unavailable, fmt::format("the store writer is full: {} events wait to be committed "
+                                               "(buffer.max_pending {}); try again shortly",
+                                               m_pending_events, m_limits.max_pending));
+  }
+  Pending pending{std::move(request), {}, std::chrono::steady_clock::now()};
+  auto future = pending.done.get_future();
+  enqueue_locked(std::move(pending));
   lock.unlock();
   m_wake.notify_one();
   return future;
@@ -63,24 +116,79 @@ BatchWriter::Counters BatchWriter::counters() const {
   return out;
 }
 
+Histogram BatchWriter::batch_sizes() const {
+  std::lock_guard lock{m_mutex};
+  return m_batch_sizes;
+}
+
+Histogram BatchWriter::commit_seconds() const {
+  std::lock_guard lock{m_mutex};
+  return m_commit_seconds;
+}
+
+std::chrono::steady_clock::time_point BatchWriter::oldest_locked() const {
+  auto oldest = std::chrono::steady_clock::time_point::max();
+  for (const auto& producer : m_turn) {
+    oldest = std::min(oldest, m_queues.at(producer).front().queued_at);
+  }
+  return oldest;
+}
+
+std::deque<BatchWriter::Pending> BatchWriter::take_batch_locked() {
+  std::deque<Pending> batch;
+  std::size_t events = 0;
+  // One request per producer per turn, until the batch is full or all is taken.
+  while (!m_turn.empty()) {
+    std::string producer = std::move(m_turn.front());
+    m_turn.pop_front();
+    auto it = m_queues.find(producer);
+    const std::size_t size = it->second.front().request.events.size();
+    if (!batch.empty() && events + size > m_limits.max_events) {
+      m_turn.push_front(std::move(producer));  // its turn comes first next batch
+      break;
+    }
+    events += size;
+    batch.push_back(std::move(it->second.front()));
+    it->second.pop_front();
+    --m_queued_requests;
+    if (it->second.empty()) {
+      m_queues.erase(it);
+    } else {
+      m_turn.push_back(std::move(producer));
+    }
+    if (events >= m_limits.max_events) {
+      break;
+    }
+  }
+  return batch;
+}
+
 void BatchWriter::run() {
+  Millis backoff{0};
   std::unique_lock lock{m_mutex};
   for (;;) {
-    m_wake.wait(lock, [&] { return m_stopping || !m_queue.empty(); });
-    if (m_queue.empty()) {
+    m_wake.wait(lock, [&] { return m_stopping || m_queued_requests != 0; });
+    if (m_queued_requests == 0) {
       return;  // stopping, and everything queued is committed
     }
-    const auto deadline = m_queue.front().queued_at + m_limits.max_delay;
+    const auto deadline = oldest_locked() + m_limits.max_delay;
     m_wake.wait_until(lock, deadline, [&] { return m_stopping || m_pending_events >= m_limits.max_events; });
-    std::deque<Pending> batch;
-    batch.swap(m_queue);
+    std::deque<Pending> batch = take_batch_locked();
     lock.unlock();
-    commit(batch);
+    const bool ok = commit(batch);
+    if (!ok) {
+      // Disk full, a lock held elsewhere: give it a moment, longer each time.
+      backoff = std::min(k_max_failure_backoff, std::max(Millis{50}, backoff * 2));
+      lock.lock();
+      m_wake.wait_for(lock, backoff, [&] { return m_stopping; });
+      continue;
+    }
+    backoff = Millis{0};
     lock.lock();
   }
 }
 
-void BatchWriter::commit(std::deque<Pending>& batch) {
+bool BatchWriter::commit(std::deque<Pending>& batch) {
   std::vector<WriteRequest> requests;
   requests.reserve(batch.size());
   std::size_t events = 0;
@@ -88,15 +196,22 @@ void BatchWriter::commit(std::deque<Pending>& batch) {
     events += pending.request.events.size();
     requests.push_back(std::move(pending.request));
   }
+  const auto started = std::chrono::steady_clock::now();
   auto results = m_store.write(requests, now_micros());
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   {
     std::lock_guard lock{m_mutex};
     m_pending_events -= events;
     ++m_counters.batches;
+    m_batch_sizes.observe(static_cast<double>(events));
+    m_commit_seconds.observe(seconds);
     if (results) {
       m_counters.events += events;
+      m_counters.degraded = false;
     } else {
       ++m_counters.failed_batches;
+      m_counters.degraded = true;
+      m_counters.last_error = results.error().message;
     }
   }
   m_space.notify_all();
@@ -105,12 +220,13 @@ void BatchWriter::commit(std::deque<Pending>& batch) {
     for (auto& pending : batch) {
       pending.done.set_value(tl::unexpected(results.error()));
     }
-    return;
+    return false;
   }
-  m_log->debug("batch committed requests={} events={}", batch.size(), events);
+  m_log->debug("batch committed requests={} events={} seconds={:.6f}", batch.size(), events, seconds);
   for (std::size_t i = 0; i < batch.size(); ++i) {
     batch[i].done.set_value(std::move((*results)[i]));
   }
+  return true;
 }
 
 }  // namespace vibe::core

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/config.hpp"
+#include "core/metrics.hpp"
 #include "core/store/store.hpp"
 
 #include <spdlog/logger.h>
@@ -9,26 +10,40 @@
 #include <cstdint>
 #include <deque>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 
 namespace vibe::core {
 
-// The single writer of the store. Collects write requests from many producers
-// and commits them in one transaction per batch. submit() returns a future
-// that completes when the request is durable or its batch failed; callers
-// acknowledge upstream (webhook 2xx, job done, "new" counts) only then.
-// Thread-safe. A batch closes at `max_events` pending events or when its
-// oldest request has waited `max_delay`, whichever comes first; under load a
-// batch takes everything queued, so batches grow as producers outpace commits.
+// The single writer of the store (DESIGN.md §4, the hot path). Collects
+// write requests from many producers and commits them in one transaction per
+// batch. submit() returns a future that completes when the request is
+// durable or its batch failed; callers acknowledge upstream (webhook 2xx,
+// job done, "new" counts) only then. Thread-safe.
+//
+// A batch closes when `max_events` events wait or the oldest request has
+// waited `max_delay` (0: as soon as the previous commit ends), and takes at
+// most `max_events` events (a single larger request goes alone). Requests
+// queue per producer (their source) and batches take from the producers
+// round-robin, one request each per turn, so a flooding source delays
+// another's events by at most one batch. Above `max_pending` queued events
+// submit() blocks and try_submit() refuses at once: memory stays bounded at
+// any input rate. A failed commit fails every request of that batch with the
+// error; the writer then waits (backoff, doubling up to 5 s) before the next
+// commit and reports itself degraded until one succeeds.
 class BatchWriter {
 public:
   struct Counters {
     std::uint64_t batches = 0;
-    std::uint64_t events = 0;
+    std::uint64_t events = 0;          // committed
     std::uint64_t failed_batches = 0;
     std::uint64_t pending_events = 0;  // queued, not yet committed
+    std::uint64_t rejected = 0;        // try_submit() refusals
+    bool degraded = false;             // the last commit failed
+    std::string last_error;            // of the last failed commit
   };
 
   BatchWriter(Store& store, BufferConfig limits, std::shared_ptr<spdlog::logger> log);
@@ -36,15 +51,21 @@ public:
   BatchWriter(const BatchWriter&) = delete;
   BatchWriter& operator=(const BatchWriter&) = delete;
 
-  // Queues `request`. Blocks while more than `max_pending` events wait
-  // (back-pressure instead of unbounded memory). After stop() the future
-  // holds Errc::cancelled.
+  // Queues `request`, blocking while more than `max_pending` events wait.
+  // After stop() the future holds Errc::cancelled.
   std::future<Result<WriteResult>> submit(WriteRequest request);
+
+  // Like submit(), but never blocks: above `max_pending` it returns
+  // Errc::unavailable with the reason (callers answer 429/503 + Retry-After).
+  Result<std::future<Result<WriteResult>>> try_submit(WriteRequest request);
 
   // Commits what is queued, then joins the writer thread. Idempotent.
   void stop();
 
   Counters counters() const;
+  // Batch sizes (events) and commit durations (seconds).
+  Histogram batch_sizes() const;
+  Histogram commit_seconds() const;
 
 private:
   struct Pending {
@@ -53,8 +74,13 @@ private:
     std::chrono::steady_clock::time_point queued_at;
   };
 
+  // REQUIRES: m_mutex is held.
+  void enqueue_locked(Pending pending);
+  std::deque<Pending> take_batch_locked();
+  std::chrono::steady_clock::time_point oldest_locked() const;
+
   void run();
-  void commit(std::deque<Pending>& batch);
+  bool commit(std::deque<Pending>& batch);
 
   Store& m_store;
   BufferConfig m_limits;
@@ -63,10 +89,16 @@ private:
   mutable std::mutex m_mutex;
   std::condition_variable m_wake;        // the writer: work arrived or stop
   std::condition_variable m_space;       // producers: pending dropped below max_pending
-  std::deque<Pending> m_queue;           // guarded by m_mutex
-  std::size_t m_pending_events = 0;      // guarded by m_mutex
-  bool m_stopping = false;               // guarded by m_mutex
-  Counters m_counters;                   // guarded by m_mutex
+  // Guarded by m_mutex: queued requests per producer, and the round-robin
+  // order of producers with something queued (m_turn: who goes next).
+  std::map<std::string, std::deque<Pending>> m_queues;
+  std::deque<std::string> m_turn;
+  std::size_t m_queued_requests = 0;
+  std::size_t m_pending_events = 0;
+  bool m_stopping = false;
+  Counters m_counters;
+  Histogram m_batch_sizes;
+  Histogram m_commit_seconds;
   std::thread m_thread;
 };
 
