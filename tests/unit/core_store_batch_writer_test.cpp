@@ -4,6 +4,7 @@
 #include "store_helpers.hpp"
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <atomic>
@@ -144,6 +145,32 @@ TEST_SUITE("core::store::batch_writer") {
     CHECK(sizes.count() == batches.size());
     CHECK(sizes.sum() == doctest::Approx(2002));
     CHECK(writer.commit_seconds().count() == batches.size());
+  }
+
+  TEST_CASE("on_commit sees each committed batch with its ids, before the producers do") {
+    TempDir dir;
+    auto store = open_sqlite_store(dir.path() / "vibe.db");
+    REQUIRE(store);
+    BatchWriter writer{**store, BufferConfig{1000, Millis{0}, 50'000}, vibe::test::quiet_logger()};
+    std::mutex mutex;
+    std::vector<std::int64_t> seen;  // ids of committed events, 0 for duplicates
+    writer.set_on_commit([&](std::span<const WriteRequest> requests, std::span<const WriteResult> results,
+                             UnixMicros ingested_at) {
+      std::lock_guard lock{mutex};
+      CHECK(ingested_at > 0);
+      for (std::size_t r = 0; r < requests.size(); ++r) {
+        REQUIRE(results[r].ids.size() == requests[r].events.size());
+        seen.insert(seen.end(), results[r].ids.begin(), results[r].ids.end());
+      }
+    });
+    REQUIRE(writer.submit(events_of("a", 0, 3)).get());
+    auto again = writer.submit(events_of("a", 2, 2)).get();  // key 2 again, key 3 new
+    REQUIRE(again);
+    std::lock_guard lock{mutex};
+    INFO(fmt::format("{}", fmt::join(seen, ",")));
+    REQUIRE(seen.size() == 5);
+    CHECK(std::vector<std::int64_t>(seen.begin(), seen.begin() + 4) == std::vector<std::int64_t>{1, 2, 3, 0});
+    CHECK(seen[4] > 3);  // ids increase; a duplicate may use one up
   }
 
   TEST_CASE("try_submit refuses at once above max_pending, with the reason, and counts it") {

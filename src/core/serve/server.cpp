@@ -1,5 +1,6 @@
 #include "core/serve/server.hpp"
 
+#include "core/bus.hpp"
 #include "core/serve/control_client.hpp"
 #include "core/serve/coordinator.hpp"
 #include "core/serve/lock.hpp"
@@ -214,7 +215,51 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
   std::shared_ptr<const Config> config = std::make_shared<const Config>(std::move(config_in));
   const std::shared_ptr<const Config> first_config = config;  // the job runner's, for the life of the process
 
+  // Committed events go to the bus with their ids, on their source's topic
+  // and the topics of the streams that list the source (the current config's).
+  Bus bus;
+  using Membership = std::map<std::string, std::vector<std::string>>;  // source -> its topics
+  auto membership_of = [](const Config& c) {
+    auto out = std::make_shared<Membership>();
+    for (const auto& source : c.sources) {
+      (*out)[source.id].push_back("source:" + source.id);
+    }
+    for (const auto& stream : c.streams) {
+      for (const auto& source : stream.sources) {
+        (*out)[source].push_back("stream:" + stream.id);
+      }
+    }
+    return std::shared_ptr<const Membership>{std::move(out)};
+  };
+  std::shared_ptr<const Membership> membership = membership_of(*config);  // guarded by config_mutex
   BatchWriter writer{store, config->buffer, logging.get("store.writer")};
+  writer.set_on_commit([&](std::span<const WriteRequest> requests, std::span<const WriteResult> results,
+                           UnixMicros ingested_at) {
+    if (bus.subscribers() == 0) {
+      return;
+    }
+    std::shared_ptr<const Membership> topics;
+    {
+      std::lock_guard guard{config_mutex};
+      topics = membership;
+    }
+    std::vector<Event> committed;
+    for (std::size_t r = 0; r < requests.size(); ++r) {
+      for (std::size_t i = 0; i < requests[r].events.size(); ++i) {
+        if (results[r].ids[i] != 0) {
+          Event event = requests[r].events[i];
+          event.id = results[r].ids[i];
+          event.ingested_at = ingested_at;
+          committed.push_back(std::move(event));
+        }
+      }
+    }
+    static const std::vector<std::string> k_none;
+    bus.publish(committed, [&](const Event& event) -> const std::vector<std::string>& {
+      const auto it = topics->find(event.source_id);
+      return it == topics->end() ? k_none : it->second;
+    });
+  });
   asio::io_context loop;
   auto work = asio::make_work_guard(loop);
   asio::thread_pool control_pool{2};
@@ -273,6 +318,7 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
     {
       std::lock_guard guard{config_mutex};
       config = next;
+      membership = membership_of(*next);
     }
     log->info("config.reloaded added={} removed={} changed={}", joined(summary->added), joined(summary->removed),
               joined(summary->changed));
@@ -329,6 +375,7 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
                      {"degraded", counters.degraded},
                      {"last_error", counters.last_error}};
     out["jobs"] = jobs->status();
+    out["bus"] = {{"subscribers", bus.subscribers()}, {"lagged", bus.lagged_total()}};
     return out;
   };
 

@@ -197,7 +197,8 @@ bool BatchWriter::commit(std::deque<Pending>& batch) {
     requests.push_back(std::move(pending.request));
   }
   const auto started = std::chrono::steady_clock::now();
-  auto results = m_store.write(requests, now_micros());
+  const UnixMicros now = now_micros();
+  auto results = m_store.write(requests, now);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   {
     std::lock_guard lock{m_mutex};
@@ -223,6 +224,9 @@ bool BatchWriter::commit(std::deque<Pending>& batch) {
     return false;
   }
   m_log->debug("batch committed requests={} events={} seconds={:.6f}", batch.size(), events, seconds);
+  if (m_on_commit) {
+    m_on_commit(requests, *results, now);
+  }
   for (std::size_t i = 0; i < batch.size(); ++i) {
     batch[i].done.set_value(std::move((*results)[i]));
   }

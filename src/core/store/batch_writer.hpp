@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
@@ -59,6 +60,14 @@ public:
   // Errc::unavailable with the reason (callers answer 429/503 + Retry-After).
   Result<std::future<Result<WriteResult>>> try_submit(WriteRequest request);
 
+  // Called on the writer thread after each successful commit, before the
+  // producers learn of it, with the batch's requests, their results (ids;
+  // 0 for a duplicate) and the ingest time: how committed events reach the
+  // bus. Set it before the first submit.
+  using OnCommit =
+      std::function<void(std::span<const WriteRequest>, std::span<const WriteResult>, UnixMicros ingested_at)>;
+  void set_on_commit(OnCommit on_commit) { m_on_commit = std::move(on_commit); }
+
   // Commits what is queued, then joins the writer thread. Idempotent.
   void stop();
 
@@ -85,6 +94,7 @@ private:
   Store& m_store;
   BufferConfig m_limits;
   std::shared_ptr<spdlog::logger> m_log;
+  OnCommit m_on_commit;
 
   mutable std::mutex m_mutex;
   std::condition_variable m_wake;        // the writer: work arrived or stop
