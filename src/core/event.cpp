@@ -32,4 +32,36 @@ nlohmann::json to_json(const Event& event) {
   return out;
 }
 
+Event event_from_json(const nlohmann::json& json) {
+  Event event;
+  if (!json.is_object()) {
+    return event;
+  }
+  auto text = [&](const char* key) {
+    const auto it = json.find(key);
+    return it != json.end() && it->is_string() ? it->get<std::string>() : std::string{};
+  };
+  auto time = [&](const char* key) -> UnixMicros {
+    auto parsed = parse_rfc3339(text(key));
+    return parsed ? *parsed : 0;
+  };
+  if (const auto it = json.find("id"); it != json.end() && it->is_number_integer()) {
+    event.id = it->get<std::int64_t>();
+  }
+  event.stream_id = text("stream_id");
+  event.source_id = text("source_id");
+  event.type = text("type");
+  event.occurred_at = time("occurred_at");
+  event.ingested_at = time("ingested_at");
+  event.url = text("url");
+  event.dedup_key = text("dedup_key");
+  if (const auto it = json.find("content"); it != json.end()) {
+    event.content = it->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+  if (const auto it = json.find("stream_offset_ms"); it != json.end() && it->is_number_integer()) {
+    event.stream_offset_ms = it->get<std::int64_t>();
+  }
+  return event;
+}
+
 }  // namespace vibe::core

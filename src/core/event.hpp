@@ -36,4 +36,8 @@ namespace vibe::core {
 // JSON object, empty fields omitted.
 nlohmann::json to_json(const Event& event);
 
+// The inverse of to_json(), for events read back from serve's socket. Fields
+// it cannot read keep their defaults.
+Event event_from_json(const nlohmann::json& json);
+
 }  // namespace vibe::core

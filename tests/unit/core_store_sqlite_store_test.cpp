@@ -146,6 +146,31 @@ TEST_SUITE("core::store::sqlite") {
     CHECK(unknown.error().code == Errc::not_found);
   }
 
+  TEST_CASE("events by id after a given id, by type and ingest time: what tail reads") {
+    TempDir dir;
+    auto store = open(dir);
+    std::vector<WriteRequest> first{request({make_event("a", "1"), make_event("a", "2")})};
+    REQUIRE(store->write(first, 1'000));
+    auto other = make_event("a", "3");
+    other.type = "other_type";
+    std::vector<WriteRequest> second{request({other, make_event("a", "4")})};
+    REQUIRE(store->write(second, 2'000));
+    EventQuery q;
+    q.by_id = true;
+    q.after_id = 1;
+    auto events = store->events(q);
+    REQUIRE(events->size() == 3);
+    CHECK((*events)[0].id == 2);
+    CHECK((*events)[2].id == 4);
+    q.type = "feed_item";
+    CHECK(store->events(q)->size() == 2);
+    q.type.clear();
+    q.ingested_since = 2'000;
+    events = store->events(q);
+    REQUIRE(events->size() == 2);
+    CHECK((*events)[0].dedup_key == "3");
+  }
+
   TEST_CASE("poll state is written with the events and read back") {
     TempDir dir;
     auto store = open(dir);

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -52,8 +53,9 @@ Errc errc_from_name(std::string_view name) {
   return Errc::network;
 }
 
-Result<nlohmann::json> control_request(const std::filesystem::path& socket, const nlohmann::json& request,
-                                       Millis timeout) {
+namespace {
+
+Result<int> connect_socket(const std::filesystem::path& socket) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   const std::string path = socket.string();
@@ -62,38 +64,52 @@ Result<nlohmann::json> control_request(const std::filesystem::path& socket, cons
                                          sizeof addr.sun_path - 1, path));
   }
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  Fd fd{::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)};
-  if (fd.fd < 0) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
     return fail(Errc::network, fmt::format("socket: {}", std::strerror(errno)));
   }
-  if (::connect(fd.fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
     const int err = errno;
+    ::close(fd);
     if (err == ENOENT || err == ECONNREFUSED) {
       return fail(Errc::unavailable, fmt::format("vibe serve is not running (no one listens on {})", path));
     }
     return fail(Errc::network, fmt::format("cannot connect to {}: {}", path, std::strerror(err)));
   }
-  std::string out = request.dump() + "\n";
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  return fd;
+}
+
+Result<void> send_line(int fd, const nlohmann::json& request) {
+  const std::string out = request.dump() + "\n";
   std::size_t sent = 0;
   while (sent < out.size()) {
-    const ssize_t n = ::send(fd.fd, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
+    const ssize_t n = ::send(fd, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) {
         continue;
       }
-      return fail(Errc::network, fmt::format("send to {}: {}", path, std::strerror(errno)));
+      return fail(Errc::network, fmt::format("send to vibe serve: {}", std::strerror(errno)));
     }
     sent += static_cast<std::size_t>(n);
   }
-  std::string in;
-  char buf[65536];
-  while (in.find('\n') == std::string::npos) {
+  return {};
+}
+
+// Reads until `buffer` holds a full line or `timeout` passes; returns the
+// line (without '\n') or nullopt on timeout. Errors: Errc::unavailable on EOF.
+Result<std::optional<std::string>> read_line(int fd, std::string& buffer, Millis timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (const auto newline = buffer.find('\n'); newline != std::string::npos) {
+      std::string line = buffer.substr(0, newline);
+      buffer.erase(0, newline + 1);
+      return std::optional<std::string>{std::move(line)};
+    }
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
-      return fail(Errc::network, fmt::format("vibe serve did not answer within {}", format_duration(timeout)));
+      return std::optional<std::string>{};
     }
-    pollfd p{fd.fd, POLLIN, 0};
+    pollfd p{fd, POLLIN, 0};
     const int ready = ::poll(&p, 1, static_cast<int>(std::min<std::int64_t>(left.count(), 1'000'000)));
     if (ready < 0 && errno != EINTR) {
       return fail(Errc::network, fmt::format("poll: {}", std::strerror(errno)));
@@ -101,27 +117,96 @@ Result<nlohmann::json> control_request(const std::filesystem::path& socket, cons
     if (ready <= 0) {
       continue;
     }
-    const ssize_t n = ::recv(fd.fd, buf, sizeof buf, 0);
+    char buf[65536];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
     if (n < 0) {
       if (errno == EINTR) {
         continue;
       }
-      return fail(Errc::network, fmt::format("read from {}: {}", path, std::strerror(errno)));
+      return fail(Errc::network, fmt::format("read from vibe serve: {}", std::strerror(errno)));
     }
     if (n == 0) {
+      return fail(Errc::unavailable, "vibe serve closed the connection");
+    }
+    buffer.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+Error reply_error(const nlohmann::json& reply) {
+  const auto& error = reply.contains("error") && reply["error"].is_object() ? reply["error"] : nlohmann::json::object();
+  return Error{errc_from_name(error.value("code", "")), error.value("message", std::string{"vibe serve refused"})};
+}
+
+}  // namespace
+
+Result<nlohmann::json> control_request(const std::filesystem::path& socket, const nlohmann::json& request,
+                                       Millis timeout) {
+  auto fd = connect_socket(socket);
+  if (!fd) {
+    return tl::unexpected(fd.error());
+  }
+  Fd owner{*fd};
+  if (auto sent = send_line(*fd, request); !sent) {
+    return tl::unexpected(sent.error());
+  }
+  std::string buffer;
+  auto line = read_line(*fd, buffer, timeout);
+  if (!line) {
+    if (line.error().code == Errc::unavailable) {
       return fail(Errc::network, "vibe serve closed the connection without an answer (is it shutting down?)");
     }
-    in.append(buf, static_cast<std::size_t>(n));
+    return tl::unexpected(line.error());
   }
-  auto reply = nlohmann::json::parse(in.substr(0, in.find('\n')), nullptr, false);
+  if (!*line) {
+    return fail(Errc::network, fmt::format("vibe serve did not answer within {}", format_duration(timeout)));
+  }
+  auto reply = nlohmann::json::parse(**line, nullptr, false);
   if (!reply.is_object()) {
     return fail(Errc::network, "vibe serve sent a reply that is not a JSON object");
   }
   if (reply.value("ok", false)) {
     return reply.contains("result") ? reply["result"] : nlohmann::json::object();
   }
-  const auto& error = reply.contains("error") && reply["error"].is_object() ? reply["error"] : nlohmann::json::object();
-  return fail(errc_from_name(error.value("code", "")), error.value("message", std::string{"vibe serve refused"}));
+  return tl::unexpected(reply_error(reply));
+}
+
+Result<ControlStream> ControlStream::open(const std::filesystem::path& socket, const nlohmann::json& request) {
+  auto fd = connect_socket(socket);
+  if (!fd) {
+    return tl::unexpected(fd.error());
+  }
+  ControlStream stream{*fd};
+  if (auto sent = send_line(*fd, request); !sent) {
+    return tl::unexpected(sent.error());
+  }
+  return stream;
+}
+
+ControlStream::ControlStream(ControlStream&& other) noexcept
+    : m_fd(std::exchange(other.m_fd, -1)), m_buffer(std::move(other.m_buffer)) {}
+
+ControlStream::~ControlStream() {
+  if (m_fd >= 0) {
+    ::close(m_fd);
+  }
+}
+
+Result<std::optional<nlohmann::json>> ControlStream::next(Millis timeout) {
+  auto line = read_line(m_fd, m_buffer, timeout);
+  if (!line) {
+    return tl::unexpected(line.error());
+  }
+  if (!*line) {
+    return std::optional<nlohmann::json>{};
+  }
+  auto value = nlohmann::json::parse(**line, nullptr, false);
+  if (!value.is_object()) {
+    return fail(Errc::network, "vibe serve sent a line that is not a JSON object");
+  }
+  if (value.contains("ok") && !value.value("ok", true)) {
+    return tl::unexpected(reply_error(value));
+  }
+  return std::optional<nlohmann::json>{std::move(value)};
 }
 
 }  // namespace vibe::core

@@ -20,6 +20,28 @@ namespace vibe::core {
 Result<nlohmann::json> control_request(const std::filesystem::path& socket, const nlohmann::json& request,
                                        Millis timeout);
 
+// A connection whose reply is a stream of JSON lines (the "tail" request).
+class ControlStream {
+public:
+  // Connects and sends `request`. Errors as control_request().
+  static Result<ControlStream> open(const std::filesystem::path& socket, const nlohmann::json& request);
+
+  ControlStream(ControlStream&& other) noexcept;
+  ControlStream& operator=(ControlStream&&) = delete;
+  ControlStream(const ControlStream&) = delete;
+  ~ControlStream();
+
+  // The next line, waiting up to `timeout`: nullopt when none came in time.
+  // Errors: Errc::unavailable when serve closed the connection;
+  // Errc::network for a line that is not a JSON object.
+  Result<std::optional<nlohmann::json>> next(Millis timeout);
+
+private:
+  explicit ControlStream(int fd) : m_fd(fd) {}
+  int m_fd = -1;
+  std::string m_buffer;
+};
+
 // The error code names used on the wire.
 std::string_view errc_name(Errc code);
 Errc errc_from_name(std::string_view name);

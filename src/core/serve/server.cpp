@@ -5,6 +5,7 @@
 #include "core/serve/coordinator.hpp"
 #include "core/serve/lock.hpp"
 #include "core/serve/offline.hpp"
+#include "core/serve/tail.hpp"
 #include "core/store/batch_writer.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -18,6 +19,7 @@
 #include <boost/asio/write.hpp>
 #include <fmt/format.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <csignal>
 #include <cstdlib>
@@ -26,6 +28,7 @@
 #include <thread>
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,14 +44,17 @@ constexpr std::size_t k_max_request = 1 << 20;  // one control request line, at 
 constexpr int k_loop_threads = 2;                // timers, sockets and signals; nothing blocking runs there
 
 using Handler = std::function<std::string(const std::string& line)>;
+// Takes over a connection whose first request streams (tail): the line and
+// the socket's file descriptor, now owned by the callee.
+using Streamer = std::function<void(const std::string& line, int fd)>;
 
 // One client of the control socket: reads a request line, answers it (the
 // handler runs on the control pool: it may block on the store), then reads
 // the next. Replies go out in request order.
 class Connection : public std::enable_shared_from_this<Connection> {
 public:
-  Connection(local_stream::socket socket, asio::thread_pool& pool, const Handler& handler)
-      : m_socket(std::move(socket)), m_buffer(k_max_request), m_pool(pool), m_handler(handler) {}
+  Connection(local_stream::socket socket, asio::thread_pool& pool, const Handler& handler, const Streamer& streamer)
+      : m_socket(std::move(socket)), m_buffer(k_max_request), m_pool(pool), m_handler(handler), m_streamer(streamer) {}
 
   void read() {
     asio::async_read_until(m_socket, m_buffer, '\n',
@@ -72,6 +78,18 @@ private:
     }
     std::string line{asio::buffers_begin(m_buffer.data()), asio::buffers_begin(m_buffer.data()) + n};
     m_buffer.consume(n);
+    if (line.find("\"tail\"") != std::string::npos) {
+      const auto request = nlohmann::json::parse(line, nullptr, false);
+      if (request.is_object() && request.value("cmd", "") == "tail") {
+        // The connection becomes a stream of events, served by a thread of its own.
+        boost::system::error_code ec;
+        const int fd = m_socket.release(ec);
+        if (!ec) {
+          m_streamer(line, fd);
+        }
+        return;
+      }
+    }
     asio::post(m_pool, [self = shared_from_this(), line = std::move(line)] {
       std::string answer = self->m_handler(line) + "\n";
       asio::post(self->m_socket.get_executor(),
@@ -95,13 +113,14 @@ private:
   asio::streambuf m_buffer;
   asio::thread_pool& m_pool;
   const Handler& m_handler;
+  const Streamer& m_streamer;
   std::string m_out;
 };
 
 class Acceptor {
 public:
-  Acceptor(asio::io_context& loop, asio::thread_pool& pool, Handler handler)
-      : m_acceptor(loop), m_pool(pool), m_handler(std::move(handler)) {}
+  Acceptor(asio::io_context& loop, asio::thread_pool& pool, Handler handler, Streamer streamer)
+      : m_acceptor(loop), m_pool(pool), m_handler(std::move(handler)), m_streamer(std::move(streamer)) {}
 
   Result<void> listen(const fs::path& path) {
     boost::system::error_code ec;
@@ -138,7 +157,7 @@ private:
       }
       if (!ec) {
         ::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
-        std::make_shared<Connection>(std::move(socket), m_pool, m_handler)->read();
+        std::make_shared<Connection>(std::move(socket), m_pool, m_handler, m_streamer)->read();
       }
       accept();
     });
@@ -147,6 +166,7 @@ private:
   local_stream::acceptor m_acceptor;
   asio::thread_pool& m_pool;
   Handler m_handler;
+  Streamer m_streamer;
 };
 
 // Makes the socket path free for this serve: a file nobody accepts on is
@@ -267,6 +287,11 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
   Coordinator coordinator{{store, writer, logging, loop, poll_threads}, config};
   std::unique_ptr<JobService> jobs = hooks.make_jobs(*first_config, store, writer, coordinator);
 
+  // Tail sessions: one thread each, ended by `tail_stopping` at shutdown.
+  std::atomic<bool> tail_stopping{false};
+  std::mutex tails_mutex;
+  std::vector<std::pair<std::thread, std::shared_ptr<std::atomic<bool>>>> tails;  // thread, finished
+
   std::mutex reload_mutex;  // one reload at a time
   auto reload = [&]() -> Result<nlohmann::json> {
     std::lock_guard serial{reload_mutex};
@@ -376,6 +401,14 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
                      {"last_error", counters.last_error}};
     out["jobs"] = jobs->status();
     out["bus"] = {{"subscribers", bus.subscribers()}, {"lagged", bus.lagged_total()}};
+    {
+      std::lock_guard guard{tails_mutex};
+      std::size_t live = 0;
+      for (const auto& [thread, finished] : tails) {
+        live += *finished ? 0 : 1;
+      }
+      out["tail_sessions"] = live;
+    }
     return out;
   };
 
@@ -445,7 +478,37 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
     return result ? ok_reply(*result) : error_reply(result.error());
   };
 
-  Acceptor acceptor{loop, control_pool, handler};
+  const Streamer streamer = [&](const std::string& line, int fd) {
+    std::shared_ptr<const Config> current;
+    {
+      std::lock_guard guard{config_mutex};
+      current = config;
+    }
+    auto request = parse_tail_request(nlohmann::json::parse(line, nullptr, false), *current);
+    if (!request) {
+      const std::string reply = error_reply(request.error()) + "\n";
+      (void)!::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL);
+      ::close(fd);
+      return;
+    }
+    std::lock_guard guard{tails_mutex};
+    // Forget sessions that ended.
+    for (auto it = tails.begin(); it != tails.end();) {
+      if (*it->second) {
+        it->first.join();
+        it = tails.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    auto finished = std::make_shared<std::atomic<bool>>(false);
+    tails.emplace_back(std::thread{[&, fd, finished, request = std::move(*request)]() mutable {
+                         run_tail_session(fd, std::move(request), store, bus, tail_stopping);
+                         *finished = true;
+                       }},
+                       finished);
+  };
+  Acceptor acceptor{loop, control_pool, handler, streamer};
   if (auto ok = acceptor.listen(config->serve.socket); !ok) {
     return tl::unexpected(ok.error());
   }
@@ -505,6 +568,14 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
   asio::post(loop, [&] { acceptor.close(); });
   std::error_code ignored;
   fs::remove(first_config->serve.socket, ignored);
+  tail_stopping = true;
+  {
+    std::lock_guard guard{tails_mutex};
+    for (auto& [thread, finished] : tails) {
+      thread.join();
+    }
+    tails.clear();
+  }
   if (!coordinator.stop(first_config->serve.shutdown_timeout)) {
     log->warn("serve.polls_unfinished after={} (cancelled; their results are not stored)",
               format_duration(first_config->serve.shutdown_timeout));

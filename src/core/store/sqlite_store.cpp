@@ -384,7 +384,7 @@ public:
                 "AND ss.started_at <= events.ingested_at AND (ss.ended_at = 0 OR events.ingested_at < ss.ended_at) "
                 "ORDER BY ss.started_at DESC LIMIT 1) FROM events WHERE 1 = 1";
       sql += where_clause(q);
-      sql += " ORDER BY occurred_at DESC, id DESC LIMIT ?";
+      sql += q.by_id ? " ORDER BY id ASC LIMIT ?" : " ORDER BY occurred_at DESC, id DESC LIMIT ?";
       SQLite::Statement query{m_db, sql};
       int index = 1;
       if (!q.stream_id.empty()) {
@@ -1031,6 +1031,15 @@ WHERE id = ?1 AND state = 'executing'
     if (q.until) {
       sql += " AND occurred_at < ?";
     }
+    if (!q.type.empty()) {
+      sql += " AND type = ?";
+    }
+    if (q.after_id != 0) {
+      sql += " AND id > ?";
+    }
+    if (q.ingested_since) {
+      sql += " AND ingested_at >= ?";
+    }
     return sql;
   }
 
@@ -1047,6 +1056,15 @@ WHERE id = ?1 AND state = 'executing'
     }
     if (q.until) {
       statement.bind(index++, static_cast<std::int64_t>(*q.until));
+    }
+    if (!q.type.empty()) {
+      statement.bind(index++, q.type);
+    }
+    if (q.after_id != 0) {
+      statement.bind(index++, q.after_id);
+    }
+    if (q.ingested_since) {
+      statement.bind(index++, static_cast<std::int64_t>(*q.ingested_since));
     }
     return index;
   }

@@ -50,6 +50,10 @@ struct EventQuery {
   std::optional<UnixMicros> since;
   std::optional<UnixMicros> until;
   std::size_t limit = 50;
+  std::string type;                          // only this event type ("" = all)
+  std::int64_t after_id = 0;                 // only ids above this
+  std::optional<UnixMicros> ingested_since;  // only events ingested at or after this
+  bool by_id = false;                        // oldest id first (tail), instead of newest occurred_at first
 };
 
 struct TopicStats {

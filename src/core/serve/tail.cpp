@@ -1,0 +1,210 @@
+#include "core/serve/tail.hpp"
+
+#include "core/topic.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <limits>
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace vibe::core {
+
+namespace {
+
+constexpr std::size_t k_history_page = 500;
+constexpr std::chrono::milliseconds k_tick{100};  // how often an idle session checks for stop and hangup
+
+class Socket {
+public:
+  explicit Socket(int fd) : m_fd(fd) {}
+  ~Socket() { ::close(m_fd); }
+  Socket(const Socket&) = delete;
+  Socket& operator=(const Socket&) = delete;
+
+  // One JSON line; false when the client is gone.
+  bool send(const nlohmann::json& line) {
+    const std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    std::size_t sent = 0;
+    while (sent < text.size()) {
+      const ssize_t n = ::send(m_fd, text.data() + sent, text.size() - sent, MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EINTR) {
+          continue;
+        }
+        return false;
+      }
+      sent += static_cast<std::size_t>(n);
+    }
+    return true;
+  }
+
+  bool hung_up() {
+    pollfd p{m_fd, POLLIN | POLLRDHUP, 0};
+    if (::poll(&p, 1, 0) <= 0) {
+      return false;
+    }
+    if ((p.revents & (POLLHUP | POLLERR | POLLRDHUP)) != 0) {
+      return true;
+    }
+    // The client sent something (it should not): read it away; 0 means closed.
+    char buf[256];
+    return ::recv(m_fd, buf, sizeof buf, MSG_DONTWAIT) == 0;
+  }
+
+private:
+  int m_fd;
+};
+
+bool wanted(const Event& event, const TailRequest& request) {
+  return (request.type.empty() || event.type == request.type) &&
+         (request.source.empty() || event.source_id == request.source);
+}
+
+// Sends the history after `cursor` in id order, merging the topics' queries.
+// Returns the last id sent (or `cursor`), or nullopt when the client left.
+std::optional<std::int64_t> send_history(Socket& socket, const TailRequest& request, Store& store,
+                                         std::int64_t cursor, const std::atomic<bool>& stopping) {
+  for (;;) {
+    std::vector<Event> merged;
+    std::int64_t safe_until = std::numeric_limits<std::int64_t>::max();  // every topic has all ids up to this
+    for (EventQuery query : request.queries) {
+      query.by_id = true;
+      query.after_id = cursor;
+      query.limit = k_history_page;
+      auto page = store.events(query);
+      if (!page) {
+        socket.send({{"error", {{"code", "storage"}, {"message", page.error().message}}}});
+        return std::nullopt;
+      }
+      if (page->size() == k_history_page) {
+        safe_until = std::min(safe_until, page->back().id);
+      }
+      merged.insert(merged.end(), std::make_move_iterator(page->begin()), std::make_move_iterator(page->end()));
+    }
+    std::sort(merged.begin(), merged.end(), [](const Event& a, const Event& b) { return a.id < b.id; });
+    merged.erase(std::unique(merged.begin(), merged.end(), [](const Event& a, const Event& b) { return a.id == b.id; }),
+                 merged.end());
+    bool more = false;
+    for (const auto& event : merged) {
+      if (event.id > safe_until) {
+        more = true;
+        break;
+      }
+      if (wanted(event, request) && !socket.send({{"event", to_json(event)}})) {
+        return std::nullopt;
+      }
+      cursor = event.id;
+    }
+    if (stopping) {
+      return cursor;
+    }
+    if (!more && safe_until == std::numeric_limits<std::int64_t>::max()) {
+      return cursor;
+    }
+  }
+}
+
+}  // namespace
+
+Result<TailRequest> parse_tail_request(const nlohmann::json& request, const Config& config) {
+  TailRequest out;
+  if (!request.contains("topics") || !request["topics"].is_array() || request["topics"].empty()) {
+    return fail(Errc::usage, "tail needs \"topics\": [\"stream:ID\" | \"source:ID\", ...]");
+  }
+  for (const auto& topic : request["topics"]) {
+    if (!topic.is_string()) {
+      return fail(Errc::usage, "tail: every topic is a string");
+    }
+    const std::string text = topic.get<std::string>();
+    if (text.rfind("stream:", 0) != 0 && text.rfind("source:", 0) != 0) {
+      return fail(Errc::usage, fmt::format("tail: '{}' is not a topic (stream:ID or source:ID)", text));
+    }
+    auto query = topic_query(text, config);
+    if (!query) {
+      return tl::unexpected(query.error());
+    }
+    out.topics.push_back(text);
+    out.queries.push_back(std::move(*query));
+  }
+  if (request.contains("type") && request["type"].is_string()) {
+    out.type = request["type"].get<std::string>();
+  }
+  if (request.contains("source") && request["source"].is_string()) {
+    out.source = request["source"].get<std::string>();
+    if (config.find_source(out.source) == nullptr) {
+      return fail(Errc::usage, fmt::format("tail: no source named '{}'", out.source));
+    }
+  }
+  if (request.contains("from_id") && request["from_id"].is_number_integer()) {
+    out.history = true;
+    out.from_id = std::max<std::int64_t>(0, request["from_id"].get<std::int64_t>());
+  }
+  if (request.contains("since") && request["since"].is_string()) {
+    auto since = parse_time_or_ago(request["since"].get<std::string>(), now_micros());
+    if (!since) {
+      return tl::unexpected(since.error());
+    }
+    out.history = true;
+    out.since = *since;
+  }
+  for (auto& query : out.queries) {
+    query.type = out.type;
+    if (!out.source.empty()) {
+      query.source_id = out.source;
+    }
+    query.ingested_since = out.since;
+  }
+  return out;
+}
+
+void run_tail_session(int fd, TailRequest request, Store& store, Bus& bus, const std::atomic<bool>& stopping) {
+  Socket socket{fd};
+  // Subscribe before reading history: whatever commits from here on is
+  // queued, and whatever committed before is in the store.
+  auto subscription = bus.subscribe(request.topics);
+  if (!socket.send({{"ok", true}, {"result", {{"topics", request.topics}}}})) {
+    return;
+  }
+  std::int64_t last_id = 0;
+  if (request.history) {
+    auto sent = send_history(socket, request, store, request.from_id, stopping);
+    if (!sent) {
+      return;
+    }
+    last_id = *sent;
+  }
+  if (!socket.send({{"live", true}, {"last_id", last_id}})) {
+    return;
+  }
+  while (!stopping) {
+    auto item = subscription->next(k_tick);
+    if (!item) {
+      if (socket.hung_up()) {
+        return;
+      }
+      continue;
+    }
+    if (!item->event) {
+      if (!socket.send({{"lagged", item->lagged}})) {
+        return;
+      }
+      continue;
+    }
+    const Event& event = *item->event;
+    if (event.id <= last_id || !wanted(event, request)) {
+      continue;  // sent with the history already, or filtered out
+    }
+    last_id = event.id;
+    if (!socket.send({{"event", to_json(event)}})) {
+      return;
+    }
+  }
+  socket.send({{"closing", "vibe serve is stopping"}});
+}
+
+}  // namespace vibe::core
