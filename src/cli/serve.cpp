@@ -101,6 +101,10 @@ core::Result<int> run_status(const GlobalOptions& global, bool json) {
   fmt::print("writer:   {}{} pending, {} events committed in {} batches, {} failed batches, {} refused\n",
              w.value("degraded", false) ? "DEGRADED, " : "", w.value("pending_events", 0), w.value("events", 0),
              w.value("batches", 0), w.value("failed_batches", 0), w.value("rejected", 0));
+  if (s.contains("bus")) {
+    fmt::print("tail:     {} sessions, {} events dropped for slow subscribers\n", s.value("tail_sessions", 0),
+               s["bus"].value("lagged", 0));
+  }
   if (w.value("degraded", false)) {
     fmt::print("          last commit failed: {}\n", w.value("last_error", ""));
   }

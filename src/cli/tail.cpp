@@ -130,7 +130,10 @@ core::Result<bool> print_history(const core::Config& config, const TailArgs& arg
     query->ingested_since = since;
     query->type = args.type;
     if (!args.source.empty()) {
-      query->source_id = args.source;
+      if (!query->source_id.empty() && query->source_id != args.source) {
+        continue;  // source:X with --source Y: nothing
+      }
+      query->source_id = args.source;  // within the stream
     }
     query->limit = std::numeric_limits<std::int32_t>::max();
     auto events = (*store)->events(*query);
@@ -161,6 +164,10 @@ core::Result<int> tail(const GlobalOptions& global, const TailArgs& args) {
     if (auto query = core::topic_query(topic, *config); !query) {
       return tl::unexpected(query.error());
     }
+  }
+  if (!args.source.empty() && config->find_source(args.source) == nullptr) {
+    return core::fail(core::Errc::usage, fmt::format("--source: no source named '{}' in {}", args.source,
+                                                     config->path.string()));
   }
   std::optional<core::Millis> timeout;
   if (args.timeout) {
@@ -276,6 +283,7 @@ void add_tail_command(CLI::App& app, const GlobalOptions& global, Action& run) {
                     ->type_name("T");
   json->excludes(templ);
   format->excludes(json);
+  format->excludes(templ);
   cmd->add_option("-n,--limit", args->limit, "exit after N events")->type_name("N");
   cmd->add_option("--timeout", args->timeout, "exit 124 when no event came for DUR")->type_name("DUR");
   cmd->add_flag("--follow", args->follow, "when serve restarts, reconnect and resume after the last event seen");

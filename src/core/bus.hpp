@@ -58,7 +58,7 @@ private:
   Bus& m_bus;
   std::vector<std::string> m_topics;
   std::size_t m_capacity;
-  std::function<void()> m_on_ready;  // called (outside locks) when items arrive; must not block
+  std::function<void()> m_on_ready;  // called under the bus lock when items arrive: must only wake someone
 
   std::mutex m_mutex;
   std::condition_variable m_ready;

@@ -492,6 +492,13 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
       return;
     }
     std::lock_guard guard{tails_mutex};
+    if (tail_stopping) {
+      // Shutting down: the sessions were joined already; start no other.
+      const std::string reply = error_reply({Errc::unavailable, "vibe serve is stopping"}) + "\n";
+      (void)!::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL);
+      ::close(fd);
+      return;
+    }
     // Forget sessions that ended.
     for (auto it = tails.begin(); it != tails.end();) {
       if (*it->second) {

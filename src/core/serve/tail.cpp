@@ -9,6 +9,7 @@
 #include <limits>
 
 #include <poll.h>
+#include <sys/time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -19,9 +20,16 @@ namespace {
 constexpr std::size_t k_history_page = 500;
 constexpr std::chrono::milliseconds k_tick{100};  // how often an idle session checks for stop and hangup
 
+constexpr int k_send_timeout_s = 5;  // a client that stops reading this long is dropped
+
 class Socket {
 public:
-  explicit Socket(int fd) : m_fd(fd) {}
+  explicit Socket(int fd) : m_fd(fd) {
+    // A client that stopped reading (a suspended pager) must not hold a
+    // thread, or serve's shutdown, forever.
+    timeval timeout{k_send_timeout_s, 0};
+    ::setsockopt(m_fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+  }
   ~Socket() { ::close(m_fd); }
   Socket(const Socket&) = delete;
   Socket& operator=(const Socket&) = delete;
@@ -78,7 +86,7 @@ std::optional<std::int64_t> send_history(Socket& socket, const TailRequest& requ
       query.limit = k_history_page;
       auto page = store.events(query);
       if (!page) {
-        socket.send({{"error", {{"code", "storage"}, {"message", page.error().message}}}});
+        socket.send({{"ok", false}, {"error", {{"code", "storage"}, {"message", page.error().message}}}});
         return std::nullopt;
       }
       if (page->size() == k_history_page) {
@@ -152,12 +160,19 @@ Result<TailRequest> parse_tail_request(const nlohmann::json& request, const Conf
     out.history = true;
     out.since = *since;
   }
-  for (auto& query : out.queries) {
+  for (std::size_t i = 0; i < out.queries.size();) {
+    auto& query = out.queries[i];
     query.type = out.type;
-    if (!out.source.empty()) {
-      query.source_id = out.source;
-    }
     query.ingested_since = out.since;
+    if (!out.source.empty()) {
+      if (!query.source_id.empty() && query.source_id != out.source) {
+        // source:X with --source Y: this topic's history has nothing.
+        out.queries.erase(out.queries.begin() + static_cast<std::ptrdiff_t>(i));
+        continue;
+      }
+      query.source_id = out.source;  // within the stream
+    }
+    ++i;
   }
   return out;
 }
