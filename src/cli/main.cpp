@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
   cli::add_serve_commands(app, global, run);
   cli::add_stream_commands(app, global, run);
   cli::add_tail_command(app, global, run);
+  cli::add_ingest_command(app, global, run);
   auto* help = app.add_subcommand("help", "show this help");
   help->callback([&] {
     run = [&]() -> core::Result<int> {

@@ -19,6 +19,7 @@
 #include <boost/asio/write.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
@@ -275,9 +276,21 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
       }
     }
     static const std::vector<std::string> k_none;
+    std::vector<std::string> scratch;
     bus.publish(committed, [&](const Event& event) -> const std::vector<std::string>& {
       const auto it = topics->find(event.source_id);
-      return it == topics->end() ? k_none : it->second;
+      const auto& known = it == topics->end() ? k_none : it->second;
+      if (event.stream_id.empty()) {
+        return known;
+      }
+      // Ingested events belong to their stream whatever their source.
+      std::string own = "stream:" + event.stream_id;
+      if (std::find(known.begin(), known.end(), own) != known.end()) {
+        return known;
+      }
+      scratch = known;
+      scratch.push_back(std::move(own));
+      return scratch;
     });
   });
   asio::io_context loop;
@@ -429,6 +442,39 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
     return ids;
   };
 
+  // {"cmd": "ingest", "stream": ID, "events": [...]}: committed, then answered.
+  auto ingest = [&](const nlohmann::json& request) -> Result<nlohmann::json> {
+    const std::string stream = request.value("stream", std::string{});
+    {
+      std::lock_guard guard{config_mutex};
+      if (config->find_stream(stream) == nullptr) {
+        return tl::unexpected(unknown_stream(*config, stream));
+      }
+    }
+    if (!request.contains("events") || !request["events"].is_array()) {
+      return fail(Errc::usage, "ingest needs \"events\": [...]");
+    }
+    WriteRequest write;
+    for (const auto& json : request["events"]) {
+      Event event = event_from_json(json);
+      if (event.source_id.empty() || event.dedup_key.empty() || event.type.empty()) {
+        return fail(Errc::usage, "ingest: every event needs source_id, type and dedup_key");
+      }
+      event.stream_id = stream;
+      event.id = 0;
+      write.events.push_back(std::move(event));
+    }
+    auto queued = writer.try_submit(std::move(write));
+    if (!queued) {
+      return tl::unexpected(queued.error());
+    }
+    auto written = queued->get();
+    if (!written) {
+      return tl::unexpected(written.error());
+    }
+    return nlohmann::json{{"accepted", written->inserted}, {"duplicates", written->duplicates}, {"ids", written->ids}};
+  };
+
   const Handler handler = [&](const std::string& line) -> std::string {
     const auto request = nlohmann::json::parse(line, nullptr, false);
     if (!request.is_object() || !request.contains("cmd") || !request["cmd"].is_string()) {
@@ -474,6 +520,8 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
       }
     } else if (cmd == "reload") {
       result = reload();
+    } else if (cmd == "ingest") {
+      result = ingest(request);
     }
     return result ? ok_reply(*result) : error_reply(result.error());
   };

@@ -123,6 +123,11 @@ CREATE TABLE stream_sessions (
 );
 CREATE INDEX stream_sessions_stream ON stream_sessions(stream_id, started_at);
 )sql",
+    // v4: events ingested straight into a stream (vibe ingest) belong to it
+    // by their stream_id, not by a configured source.
+    R"sql(
+CREATE INDEX events_stream ON events(stream_id);
+)sql",
 };
 
 constexpr const char* k_job_columns =
@@ -1020,7 +1025,7 @@ WHERE id = ?1 AND state = 'executing'
   static std::string where_clause(const EventQuery& q) {
     std::string sql;
     if (!q.stream_id.empty()) {
-      sql += " AND source_id IN (SELECT source_id FROM stream_sources WHERE stream_id = ?)";
+      sql += " AND (source_id IN (SELECT source_id FROM stream_sources WHERE stream_id = ?) OR stream_id = ?)";
     }
     if (!q.source_id.empty()) {
       sql += " AND source_id = ?";
@@ -1046,6 +1051,7 @@ WHERE id = ?1 AND state = 'executing'
   // Binds the parameters where_clause() added, from `index`; returns the next index.
   static int bind_where(SQLite::Statement& statement, const EventQuery& q, int index = 1) {
     if (!q.stream_id.empty()) {
+      statement.bind(index++, q.stream_id);
       statement.bind(index++, q.stream_id);
     }
     if (!q.source_id.empty()) {
