@@ -17,7 +17,8 @@ namespace vibe::cli {
 
 namespace {
 
-constexpr std::size_t k_chunk = 1000;  // events per request to serve / per write
+constexpr std::size_t k_chunk = 1000;               // events per request to serve / per write
+constexpr std::size_t k_chunk_bytes = 4 << 20;       // ... or this much content, whichever comes first
 
 struct IngestArgs {
   std::string topic;
@@ -47,6 +48,7 @@ core::Result<int> ingest(const GlobalOptions& global, const IngestArgs& args) {
   const core::IngestTarget target{stream, args.source, args.type};
   core::IngestCounts counts;
   std::vector<core::Event> chunk;
+  std::size_t chunk_bytes = 0;
   std::string line;
   std::size_t number = 0;
   bool stopped = false;
@@ -68,8 +70,10 @@ core::Result<int> ingest(const GlobalOptions& global, const IngestArgs& args) {
       }
       continue;
     }
+    chunk_bytes += event->content.size();
     chunk.push_back(std::move(*event));
-    if (chunk.size() >= k_chunk) {
+    if (chunk.size() >= k_chunk || chunk_bytes >= k_chunk_bytes) {
+      chunk_bytes = 0;
       if (auto ok = sink.write(std::exchange(chunk, {}), counts); !ok) {
         return tl::unexpected(ok.error());
       }
@@ -85,10 +89,14 @@ core::Result<int> ingest(const GlobalOptions& global, const IngestArgs& args) {
                      {"duplicates", counts.duplicates},
                      {"rejected", counts.rejected},
                      {"stopped_at_line", stopped ? nlohmann::json(number) : nlohmann::json(nullptr)},
-                     {"through_serve", sink.through_serve()}});
+                     {"through_serve", sink.through_serve() || sink.fell_back()},
+                     {"fell_back_to_store", sink.fell_back()}});
   } else {
+    const char* note = sink.fell_back()        ? " (vibe serve stopped mid-way; the rest was written to the store)"
+                       : sink.through_serve() ? ""
+                                              : " (written to the store; vibe serve is not running)";
     fmt::print("stream:{}: {} accepted, {} duplicate, {} rejected{}\n", stream, counts.accepted, counts.duplicates,
-               counts.rejected, sink.through_serve() ? "" : " (written to the store; vibe serve is not running)");
+               counts.rejected, note);
   }
   return counts.rejected == 0 ? 0 : 1;
 }

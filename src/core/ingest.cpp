@@ -105,16 +105,24 @@ Result<void> IngestSink::write(std::vector<Event> events, IngestCounts& counts) 
         counts.duplicates += reply->value("duplicates", std::size_t{0});
         return {};
       }
-      if (reply.error().code != Errc::unavailable) {
+      const Errc code = reply.error().code;
+      if (code != Errc::unavailable && code != Errc::network && code != Errc::cancelled) {
         return tl::unexpected(reply.error());
       }
-      if (reply.error().message.find("not running") != std::string::npos) {
-        std::fprintf(stderr, "vibe ingest: vibe serve stopped; writing to the store directly\n");
+      // Serve gone (or going)? Then the store takes this chunk and the rest;
+      // if serve had committed the chunk, its events count as duplicates.
+      auto alive = control_request(m_config.serve.socket, {{"cmd", "ping"}}, Millis{5'000});
+      if (!alive && alive.error().code == Errc::unavailable) {
+        std::fprintf(stderr, "vibe ingest: vibe serve stopped; writing the rest to the store directly\n");
         m_serve = false;
+        m_fell_back = true;
         if (auto ok = open_store(); !ok) {
           return ok;
         }
         break;
+      }
+      if (code != Errc::unavailable) {
+        return tl::unexpected(reply.error());
       }
       // Serve's writer is full: hold the reader until it has room.
       std::this_thread::sleep_for(backoff);

@@ -41,8 +41,8 @@ struct IngestCounts {
 
 // Where ingested events go: a running serve (over its socket, so tail
 // subscribers see them), or the store through a local batch writer when
-// serve is not running, or stops meanwhile (a chunk serve had committed
-// then counts as duplicates: nothing twice). While serve's writer is full
+// serve is not running, or stops meanwhile (the chunk in flight is written
+// again; if serve had committed it, its events count as duplicates). While serve's writer is full
 // write() waits and retries: back-pressure on the reader.
 class IngestSink {
 public:
@@ -53,6 +53,7 @@ public:
 
   Result<void> start();
   bool through_serve() const { return m_serve; }
+  bool fell_back() const { return m_fell_back; }  // serve stopped mid-way; the rest went to the store
   // Returns once `events` are committed, adding to `counts`.
   Result<void> write(std::vector<Event> events, IngestCounts& counts);
 
@@ -63,6 +64,7 @@ private:
   std::string m_stream;
   const Logging& m_logging;
   bool m_serve = false;
+  bool m_fell_back = false;
   std::unique_ptr<Store> m_store;
   std::unique_ptr<BatchWriter> m_writer;  // declared after m_store: destroyed first
 };

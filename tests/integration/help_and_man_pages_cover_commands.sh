@@ -6,7 +6,7 @@
 "$VIBE" help | grep -q "poll" || fail "help lists no commands"
 for cmd in validate init poll events stats "feed parse" sources "jobs list" "jobs show" "jobs enqueue" "jobs retry" \
     "jobs cancel" "jobs prune" "jobs stats" "jobs run" "jobs wait" "cron next" serve status reload "stream list" \
-    "stream start" "stream pause" "stream stop" "stream status" tail help; do
+    "stream start" "stream pause" "stream stop" "stream status" tail ingest help; do
   # shellcheck disable=SC2086
   "$VIBE" $cmd --help > /dev/null || fail "'vibe $cmd --help' failed"
 done
@@ -17,12 +17,13 @@ status=0
 "$VIBE" > /dev/null 2>&1 || status=$?
 expect_eq "no command exit" "$status" 2
 
-for page in vibe.1 vibe-jobs.1 vibe-serve.1 vibe-stream.1 vibe-tail.1 vibe.yaml.5; do
+for page in vibe.1 vibe-jobs.1 vibe-serve.1 vibe-stream.1 vibe-tail.1 vibe-ingest.1 vibe.yaml.5; do
   groff -man -Tutf8 -ww -z "$VIBE_SRC/man/$page" 2> warn.txt || fail "$page does not render"
   [ ! -s warn.txt ] || fail "$page warnings: $(cat warn.txt)"
 done
 groff -man -Tutf8 "$VIBE_SRC/man/vibe.1" 2>/dev/null | sed 's/.\x08//g' > vibe.1.txt
-for cmd in validate init poll events stats "feed parse" sources jobs "cron next" serve stream status reload tail; do
+for cmd in validate init poll events stats "feed parse" sources jobs "cron next" serve stream status reload tail \
+    ingest; do
   grep -q "vibe $cmd" vibe.1.txt || fail "vibe(1) does not document 'vibe $cmd'"
 done
 groff -man -Tutf8 "$VIBE_SRC/man/vibe-jobs.1" 2>/dev/null | sed 's/.\x08//g' > vibe-jobs.1.txt
@@ -41,13 +42,20 @@ for cmd in serve status reload; do
   grep -q "vibe $cmd" vibe-serve.1.txt || fail "vibe-serve(1) does not document 'vibe $cmd'"
 done
 sed -n '/^CONTROL SOCKET PROTOCOL$/,/^[A-Z]/p' vibe-serve.1.txt > protocol.txt
-for cmd in ping status stream.list stream.status stream.start stream.pause stream.stop reload tail; do
+for cmd in ping status stream.list stream.status stream.start stream.pause stream.stop reload ingest tail; do
   grep -qE "^ {7}\{\"cmd\": \"$cmd\"" protocol.txt || fail "vibe-serve(1) does not document the control command '$cmd'"
 done
 # vibe-tail(1) documents every option `vibe tail --help` lists.
 groff -man -Tutf8 "$VIBE_SRC/man/vibe-tail.1" 2>/dev/null | sed 's/.\x08//g' > vibe-tail.1.txt
 for option in $("$VIBE" tail --help | grep -oE -- '--[a-z][a-z-]+' | grep -vx -- '--help' | sort -u); do
   grep -qE -- "^ {7}.*$option" vibe-tail.1.txt || fail "vibe-tail(1) does not document $option"
+done
+# vibe-ingest(1) documents every option `vibe ingest --help` lists, each as
+# a tag of its OPTIONS section (body text is indented 7 columns too).
+groff -man -Tutf8 "$VIBE_SRC/man/vibe-ingest.1" 2>/dev/null | sed 's/.\x08//g' > vibe-ingest.1.txt
+sed -n '/^OPTIONS$/,/^[A-Z]/p' vibe-ingest.1.txt > ingest-options.txt
+for option in $("$VIBE" ingest --help | grep -oE -- '--[a-z][a-z-]+' | grep -vx -- '--help' | sort -u); do
+  grep -qE -- "^ {7}$option( |\$)" ingest-options.txt || fail "vibe-ingest(1) does not document $option"
 done
 groff -man -Tutf8 "$VIBE_SRC/man/vibe.yaml.5" 2>/dev/null | sed 's/.\x08//g' > vibe.yaml.5.txt
 "$VIBE" sources --json > kinds.ndjson

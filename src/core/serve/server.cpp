@@ -41,7 +41,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::size_t k_max_request = 1 << 20;  // one control request line, at most
+constexpr std::size_t k_max_request = 16 << 20;  // one control request line, at most (an ingest chunk)
 constexpr int k_loop_threads = 2;                // timers, sockets and signals; nothing blocking runs there
 
 using Handler = std::function<std::string(const std::string& line)>;
@@ -69,7 +69,7 @@ private:
     if (ec == asio::error::not_found) {
       // Longer than k_max_request without a newline.
       reply(nlohmann::json{{"ok", false},
-                           {"error", {{"code", "usage"}, {"message", "request line longer than 1 MiB"}}}}
+                           {"error", {{"code", "usage"}, {"message", "request line longer than 16 MiB"}}}}
                 .dump() +
             "\n");
       return;
@@ -462,6 +462,12 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
       }
       event.stream_id = stream;
       event.id = 0;
+      if (event.occurred_at == 0) {
+        event.occurred_at = now_micros();
+      }
+      if (event.content.empty()) {
+        event.content = "{}";
+      }
       write.events.push_back(std::move(event));
     }
     auto queued = writer.try_submit(std::move(write));
