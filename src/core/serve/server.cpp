@@ -303,7 +303,11 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
   // Tail sessions: one thread each, ended by `tail_stopping` at shutdown.
   std::atomic<bool> tail_stopping{false};
   std::mutex tails_mutex;
-  std::vector<std::pair<std::thread, std::shared_ptr<std::atomic<bool>>>> tails;  // thread, finished
+  struct TailThread {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> finished;
+  };
+  std::vector<TailThread> tails;
 
   std::mutex reload_mutex;  // one reload at a time
   auto reload = [&]() -> Result<nlohmann::json> {
@@ -417,8 +421,8 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
     {
       std::lock_guard guard{tails_mutex};
       std::size_t live = 0;
-      for (const auto& [thread, finished] : tails) {
-        live += *finished ? 0 : 1;
+      for (const auto& tail : tails) {
+        live += *tail.finished ? 0 : 1;
       }
       out["tail_sessions"] = live;
     }
@@ -555,19 +559,19 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
     }
     // Forget sessions that ended.
     for (auto it = tails.begin(); it != tails.end();) {
-      if (*it->second) {
-        it->first.join();
+      if (*it->finished) {
+        it->thread.join();
         it = tails.erase(it);
       } else {
         ++it;
       }
     }
     auto finished = std::make_shared<std::atomic<bool>>(false);
-    tails.emplace_back(std::thread{[&, fd, finished, request = std::move(*request)]() mutable {
-                         run_tail_session(fd, std::move(request), store, bus, tail_stopping);
-                         *finished = true;
-                       }},
-                       finished);
+    tails.push_back(TailThread{std::thread{[&, fd, finished, request = std::move(*request)]() mutable {
+                                 run_tail_session(fd, std::move(request), store, bus, tail_stopping);
+                                 *finished = true;
+                               }},
+                               finished});
   };
   Acceptor acceptor{loop, control_pool, handler, streamer};
   if (auto ok = acceptor.listen(config->serve.socket); !ok) {
@@ -632,8 +636,8 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
   tail_stopping = true;
   {
     std::lock_guard guard{tails_mutex};
-    for (auto& [thread, finished] : tails) {
-      thread.join();
+    for (auto& tail : tails) {
+      tail.thread.join();  // a session blocked on a client that stopped reading notices within a second
     }
     tails.clear();
   }

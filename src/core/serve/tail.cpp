@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <limits>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/time.h>
 #include <sys/socket.h>
@@ -20,15 +21,18 @@ namespace {
 constexpr std::size_t k_history_page = 500;
 constexpr std::chrono::milliseconds k_tick{100};  // how often an idle session checks for stop and hangup
 
-constexpr int k_send_timeout_s = 5;  // a client that stops reading this long is dropped
+constexpr int k_stalled_limit_s = 60;  // a client whose connection stays full this long is dropped
 
 class Socket {
 public:
-  explicit Socket(int fd) : m_fd(fd) {
-    // A client that stopped reading (a suspended pager) must not hold a
-    // thread, or serve's shutdown, forever.
-    timeval timeout{k_send_timeout_s, 0};
-    ::setsockopt(m_fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+  // A client that stopped reading (a suspended pager) must not hold a
+  // thread forever, nor serve's shutdown: sends wake up every second to
+  // check `stopping` and give up after k_stalled_limit_s.
+  Socket(int fd, const std::atomic<bool>& stopping) : m_fd(fd), m_stopping(stopping) {
+    // The event loop left the descriptor non-blocking; this thread blocks.
+    ::fcntl(m_fd, F_SETFL, ::fcntl(m_fd, F_GETFL) & ~O_NONBLOCK);
+    timeval tick{1, 0};
+    ::setsockopt(m_fd, SOL_SOCKET, SO_SNDTIMEO, &tick, sizeof tick);
   }
   ~Socket() { ::close(m_fd); }
   Socket(const Socket&) = delete;
@@ -38,11 +42,15 @@ public:
   bool send(const nlohmann::json& line) {
     const std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     std::size_t sent = 0;
+    int stalled = 0;
     while (sent < text.size()) {
       const ssize_t n = ::send(m_fd, text.data() + sent, text.size() - sent, MSG_NOSIGNAL);
       if (n < 0) {
         if (errno == EINTR) {
           continue;
+        }
+        if ((errno == EAGAIN || errno == EWOULDBLOCK) && !m_stopping && ++stalled < k_stalled_limit_s) {
+          continue;  // the client's buffer is full; meanwhile the bus drops for it, not for others
         }
         return false;
       }
@@ -66,6 +74,7 @@ public:
 
 private:
   int m_fd;
+  const std::atomic<bool>& m_stopping;
 };
 
 bool wanted(const Event& event, const TailRequest& request) {
@@ -178,7 +187,7 @@ Result<TailRequest> parse_tail_request(const nlohmann::json& request, const Conf
 }
 
 void run_tail_session(int fd, TailRequest request, Store& store, Bus& bus, const std::atomic<bool>& stopping) {
-  Socket socket{fd};
+  Socket socket{fd, stopping};
   // Subscribe before reading history: whatever commits from here on is
   // queued, and whatever committed before is in the store.
   auto subscription = bus.subscribe(request.topics);
