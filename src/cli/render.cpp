@@ -52,8 +52,8 @@ std::string event_line(const core::Event& event) {
   if (title.empty()) {
     title = "(" + event.type + ")";
   }
-  std::string line = fmt::format("{}  {}  {}", core::format_rfc3339_seconds(event.occurred_at),
-                                 fit(event.source_id, 12), fit(title, 72));
+  std::string line = fmt::format("{}  {}  {}  {}", core::format_rfc3339_seconds(event.occurred_at),
+                                 fit(event.source_id, 12), fit(event.type, 12), fit(title, 72));
   if (!event.url.empty()) {
     line += "  " + event.url;
   }

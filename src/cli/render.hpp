@@ -12,7 +12,7 @@ namespace vibe::cli {
 
 bool stdout_is_tty();
 
-// "2025-03-14T16:45:00Z  hn  Title  https://link" with the title cut to fit.
+// "2025-03-14T16:45:00Z  hn  feed_item  Title  https://link", columns cut to fit.
 std::string event_line(const core::Event& event);
 
 // One NDJSON line (with '\n').
