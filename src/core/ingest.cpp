@@ -109,10 +109,11 @@ Result<void> IngestSink::write(std::vector<Event> events, IngestCounts& counts) 
       if (code != Errc::unavailable && code != Errc::network && code != Errc::cancelled) {
         return tl::unexpected(reply.error());
       }
-      // Serve gone (or going)? Then the store takes this chunk and the rest;
-      // if serve had committed the chunk, its events count as duplicates.
+      // Serve gone (or dying: a ping that fails in any way)? Then the store
+      // takes this chunk and the rest; if serve had committed the chunk, its
+      // events count as duplicates.
       auto alive = control_request(m_config.serve.socket, {{"cmd", "ping"}}, Millis{5'000});
-      if (!alive && alive.error().code == Errc::unavailable) {
+      if (!alive) {
         std::fprintf(stderr, "vibe ingest: vibe serve stopped; writing the rest to the store directly\n");
         m_serve = false;
         m_fell_back = true;
@@ -121,10 +122,8 @@ Result<void> IngestSink::write(std::vector<Event> events, IngestCounts& counts) 
         }
         break;
       }
-      if (code != Errc::unavailable) {
-        return tl::unexpected(reply.error());
-      }
-      // Serve's writer is full: hold the reader until it has room.
+      // Serve is up: its writer was full (or the connection broke): hold the
+      // reader a moment and send the chunk again.
       std::this_thread::sleep_for(backoff);
       backoff = std::min(Millis{1'000}, backoff * 2);
     }
