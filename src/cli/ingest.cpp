@@ -13,6 +13,9 @@
 #include <iostream>
 #include <memory>
 
+#include <poll.h>
+#include <unistd.h>
+
 namespace vibe::cli {
 
 namespace {
@@ -52,7 +55,26 @@ core::Result<int> ingest(const GlobalOptions& global, const IngestArgs& args) {
   std::string line;
   std::size_t number = 0;
   bool stopped = false;
-  while (std::getline(std::cin, line)) {
+  // Whether reading on would wait: nothing buffered and nothing ready on fd 0.
+  auto input_idle = [] {
+    if (std::cin.rdbuf()->in_avail() > 0) {
+      return false;
+    }
+    pollfd ready{STDIN_FILENO, POLLIN, 0};
+    return ::poll(&ready, 1, 0) == 0;
+  };
+  for (;;) {
+    // A slow producer (`tail -f log | vibe ingest`): send what we have
+    // before waiting for more, so events go out as they come.
+    if (!chunk.empty() && input_idle()) {
+      chunk_bytes = 0;
+      if (auto ok = sink.write(std::exchange(chunk, {}), counts); !ok) {
+        return tl::unexpected(ok.error());
+      }
+    }
+    if (!std::getline(std::cin, line)) {
+      break;
+    }
     ++number;
     if (line.find_first_not_of(" \t\r") == std::string::npos) {
       continue;  // blank lines are not records

@@ -56,5 +56,24 @@ expect_eq "through serve" "$(cat live.txt)" "stream:builds: 2 accepted, 0 duplic
 wait "$tail_pid" || fail "tail exited $?"
 expect_eq "tailed keys" "$(python3 -c 'import json,sys; print(" ".join(json.loads(l)["dedup_key"] for l in open(sys.argv[1])))' tail.ndjson)" "live1 live2"
 expect_eq "stored" "$("$VIBE" stats stream:builds --json | json_get total)" 7
+
+# A slow producer (tail -f | vibe ingest): each line is stored before the
+# producer writes the next; ingest does not wait for a full chunk.
+cat > slow_producer.py <<'PY'
+import json, os, subprocess, sys, time
+for i in range(3):
+    print(json.dumps({"id": "slow%d" % i}), flush=True)
+    deadline = time.time() + 10
+    while True:
+        out = subprocess.run([os.environ["VIBE"], "stats", "stream:builds", "--json"],
+                             capture_output=True, text=True).stdout
+        if json.loads(out)["total"] >= 8 + i:
+            break
+        if time.time() > deadline:
+            sys.exit("line %d was not stored while ingest waited for more input" % i)
+        time.sleep(0.05)  # poll interval
+PY
+python3 slow_producer.py | "$VIBE" ingest stream:builds > slow.txt || fail "slow producer: $(cat slow.txt)"
+expect_eq "slow producer" "$(cat slow.txt)" "stream:builds: 3 accepted, 0 duplicate, 0 rejected"
 stop_serve
 expect_eq "serve exit status" "$SERVE_STATUS" 0
