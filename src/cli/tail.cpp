@@ -6,8 +6,8 @@
 #include "cli/render.hpp"
 
 #include "core/serve/control_client.hpp"
+#include "core/serve/tail.hpp"
 #include "core/store/store.hpp"
-#include "core/topic.hpp"
 
 #include <fmt/format.h>
 
@@ -105,38 +105,19 @@ private:
   std::int64_t m_last_id = 0;
 };
 
-// History straight from the store, when serve is not running.
-core::Result<bool> print_history(const core::Config& config, const TailArgs& args, Printer& printer) {
+// History straight from the store, when serve is not running: the same
+// queries serve's tail session reads (core::parse_tail_request).
+core::Result<bool> print_history(const core::Config& config, const core::TailRequest& request, Printer& printer) {
   auto store = core::open_store_synced(config);
   if (!store) {
     return tl::unexpected(store.error());
   }
-  std::optional<core::UnixMicros> since;
-  if (args.since) {
-    auto t = core::parse_time_or_ago(*args.since, core::now_micros());
-    if (!t) {
-      return tl::unexpected(t.error());
-    }
-    since = *t;
-  }
   std::vector<core::Event> all;
-  for (const auto& topic : args.topics) {
-    auto query = core::topic_query(topic, config);
-    if (!query) {
-      return tl::unexpected(query.error());
-    }
-    query->by_id = true;
-    query->after_id = args.from_id.value_or(0);
-    query->ingested_since = since;
-    query->type = args.type;
-    if (!args.source.empty()) {
-      if (!query->source_id.empty() && query->source_id != args.source) {
-        continue;  // source:X with --source Y: nothing
-      }
-      query->source_id = args.source;  // within the stream
-    }
-    query->limit = std::numeric_limits<std::int32_t>::max();
-    auto events = (*store)->events(*query);
+  for (core::EventQuery query : request.queries) {
+    query.by_id = true;
+    query.after_id = request.from_id;
+    query.limit = std::numeric_limits<std::int32_t>::max();
+    auto events = (*store)->events(query);
     if (!events) {
       return tl::unexpected(events.error());
     }
@@ -156,18 +137,6 @@ core::Result<int> tail(const GlobalOptions& global, const TailArgs& args) {
   auto config = load_config(global);
   if (!config) {
     return tl::unexpected(config.error());
-  }
-  for (const auto& topic : args.topics) {
-    if (topic.rfind("stream:", 0) != 0 && topic.rfind("source:", 0) != 0) {
-      return core::fail(core::Errc::usage, fmt::format("'{}' is not a topic (stream:ID or source:ID)", topic));
-    }
-    if (auto query = core::topic_query(topic, *config); !query) {
-      return tl::unexpected(query.error());
-    }
-  }
-  if (!args.source.empty() && config->find_source(args.source) == nullptr) {
-    return core::fail(core::Errc::usage, fmt::format("--source: no source named '{}' in {}", args.source,
-                                                     config->path.string()));
   }
   std::optional<core::Millis> timeout;
   if (args.timeout) {
@@ -190,6 +159,11 @@ core::Result<int> tail(const GlobalOptions& global, const TailArgs& args) {
   } else if (args.since) {
     request["since"] = *args.since;
   }
+  // Checked here as serve checks it: topics, --source, --since.
+  auto checked = core::parse_tail_request(request, *config);
+  if (!checked) {
+    return tl::unexpected(checked.error());
+  }
   const auto started = std::chrono::steady_clock::now();
   auto last_event_at = started;
   bool waiting_said = false;
@@ -203,7 +177,7 @@ core::Result<int> tail(const GlobalOptions& global, const TailArgs& args) {
         if (!args.since && !args.from_id) {
           return tl::unexpected(stream.error());
         }
-        auto done = print_history(*config, args, printer);
+        auto done = print_history(*config, *checked, printer);
         if (!done) {
           return tl::unexpected(done.error());
         }
