@@ -9,9 +9,12 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <cstdio>
-#include <iostream>
+#include <cstring>
 #include <memory>
+#include <optional>
+#include <string_view>
 
 #include <poll.h>
 #include <unistd.h>
@@ -20,8 +23,9 @@ namespace vibe::cli {
 
 namespace {
 
-constexpr std::size_t k_chunk = 1000;               // events per request to serve / per write
-constexpr std::size_t k_chunk_bytes = 4 << 20;       // ... or this much content, whichever comes first
+constexpr std::size_t k_chunk = 1000;          // lines per chunk sent to serve / to the writer
+constexpr std::size_t k_chunk_bytes = 4 << 20;  // ... or this much text, whichever comes first
+constexpr std::size_t k_max_line = 8 << 20;     // a longer line is rejected without being kept
 
 struct IngestArgs {
   std::string topic;
@@ -30,6 +34,12 @@ struct IngestArgs {
   bool strict = false;
   bool json = false;
 };
+
+// Whether reading on would wait: nothing ready on fd 0.
+bool input_idle() {
+  pollfd ready{STDIN_FILENO, POLLIN, 0};
+  return ::poll(&ready, 1, 0) == 0;
+}
 
 core::Result<int> ingest(const GlobalOptions& global, const IngestArgs& args) {
   auto config = load_config(global);
@@ -44,65 +54,124 @@ core::Result<int> ingest(const GlobalOptions& global, const IngestArgs& args) {
     return tl::unexpected(core::unknown_stream(*config, stream));
   }
   const core::Logging logging = make_logging(global);
-  core::IngestSink sink{*config, stream, logging};
+  core::IngestSink sink{*config, core::IngestTarget{stream, args.source, args.type}, args.strict, logging};
   if (auto ok = sink.start(); !ok) {
     return tl::unexpected(ok.error());
   }
-  const core::IngestTarget target{stream, args.source, args.type};
+
   core::IngestCounts counts;
-  std::vector<core::Event> chunk;
-  std::size_t chunk_bytes = 0;
-  std::string line;
-  std::size_t number = 0;
-  bool stopped = false;
-  // Whether reading on would wait: nothing buffered and nothing ready on fd 0.
-  auto input_idle = [] {
-    if (std::cin.rdbuf()->in_avail() > 0) {
-      return false;
+  std::optional<std::size_t> stopped_at;  // --strict: the line it stopped at
+  auto report = [&](std::size_t line, const std::string& message) {
+    ++counts.rejected;
+    const bool stop = args.strict;
+    std::fprintf(stderr, "vibe ingest: line %zu: %s%s\n", line, message.c_str(),
+                 stop ? " (--strict: stopping)" : "; skipped");
+    if (stop) {
+      stopped_at = line;
     }
-    pollfd ready{STDIN_FILENO, POLLIN, 0};
-    return ::poll(&ready, 1, 0) == 0;
   };
-  for (;;) {
-    // A slow producer (`tail -f log | vibe ingest`): send what we have
-    // before waiting for more, so events go out as they come.
-    if (!chunk.empty() && input_idle()) {
-      chunk_bytes = 0;
-      if (auto ok = sink.write(std::exchange(chunk, {}), counts); !ok) {
+  const core::OnOutcome on_outcome = [&](const core::ChunkOutcome& outcome) {
+    counts.accepted += outcome.accepted;
+    counts.duplicates += outcome.duplicates;
+    for (const auto& reject : outcome.rejects) {
+      report(reject.line, reject.message);
+    }
+  };
+
+  // The input is read in blocks and cut into chunks of whole lines; the sink
+  // parses them (or serve does). A chunk goes as soon as it is full, or when
+  // the input pauses (`tail -f log | vibe ingest`), so events go out as they
+  // come.
+  core::IngestChunk chunk;
+  std::size_t chunk_lines = 0;
+  std::size_t next_line = 1;  // the number of the first line not yet in a chunk
+  std::string partial;        // the start of a line whose end has not come yet
+  bool oversize = false;      // the line being read is over k_max_line: dropped up to its end
+  auto send = [&]() -> core::Result<void> {
+    if (chunk.text.empty()) {
+      return {};
+    }
+    chunk.first_line = next_line;
+    next_line += chunk_lines;
+    chunk_lines = 0;
+    return sink.write(std::exchange(chunk, {}), on_outcome);
+  };
+  auto end_line = [&](std::string_view tail) -> core::Result<void> {
+    if (oversize) {
+      // Rejected here, in its place: what came before it is sent first.
+      if (auto ok = send(); !ok) {
+        return ok;
+      }
+      if (args.strict) {
+        if (auto ok = sink.finish(on_outcome); !ok || stopped_at) {
+          return ok;
+        }
+      }
+      report(next_line++, fmt::format("line longer than {} MiB", k_max_line >> 20));
+      oversize = false;
+      partial.clear();
+      return {};
+    }
+    chunk.text += partial;
+    chunk.text += tail;
+    chunk.text += '\n';
+    partial.clear();
+    if (++chunk_lines >= k_chunk || chunk.text.size() >= k_chunk_bytes) {
+      return send();
+    }
+    return {};
+  };
+  std::vector<char> block(1 << 16);
+  while (!stopped_at) {
+    const ssize_t n = ::read(STDIN_FILENO, block.data(), block.size());
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      return core::fail(core::Errc::usage, fmt::format("reading stdin: {}", std::strerror(errno)));
+    }
+    if (n == 0) {
+      break;
+    }
+    std::string_view data{block.data(), static_cast<std::size_t>(n)};
+    while (!data.empty() && !stopped_at) {
+      const auto newline = data.find('\n');
+      const std::string_view piece = data.substr(0, newline);
+      if (!oversize && partial.size() + piece.size() > k_max_line) {
+        oversize = true;
+      }
+      if (newline == std::string_view::npos) {
+        if (!oversize) {
+          partial += piece;
+        }
+        break;
+      }
+      data.remove_prefix(newline + 1);
+      if (auto ok = end_line(piece); !ok) {
         return tl::unexpected(ok.error());
       }
     }
-    if (!std::getline(std::cin, line)) {
-      break;
-    }
-    ++number;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) {
-      continue;  // blank lines are not records
-    }
-    const auto record = nlohmann::json::parse(line, nullptr, false);
-    auto event = record.is_discarded() ? core::fail(core::Errc::parse, "not valid JSON")
-                                       : core::event_from_record(record, target, core::now_micros());
-    if (!event) {
-      ++counts.rejected;
-      std::fprintf(stderr, "vibe ingest: line %zu: %s%s\n", number, event.error().message.c_str(),
-                   args.strict ? " (--strict: stopping)" : "; skipped");
-      if (args.strict) {
-        stopped = true;
-        break;
+    if (!stopped_at && input_idle()) {
+      if (auto ok = send(); !ok) {
+        return tl::unexpected(ok.error());
       }
-      continue;
-    }
-    chunk_bytes += event->content.size();
-    chunk.push_back(std::move(*event));
-    if (chunk.size() >= k_chunk || chunk_bytes >= k_chunk_bytes) {
-      chunk_bytes = 0;
-      if (auto ok = sink.write(std::exchange(chunk, {}), counts); !ok) {
+      if (auto ok = sink.collect(on_outcome); !ok) {
         return tl::unexpected(ok.error());
       }
     }
   }
-  // What was valid before a --strict stop is kept too.
-  if (auto ok = sink.write(std::exchange(chunk, {}), counts); !ok) {
+  // A last line without '\n' counts; what was valid before a --strict stop is kept too.
+  if (!stopped_at && (!partial.empty() || oversize)) {
+    if (auto ok = end_line({}); !ok) {
+      return tl::unexpected(ok.error());
+    }
+  }
+  if (!stopped_at) {
+    if (auto ok = send(); !ok) {
+      return tl::unexpected(ok.error());
+    }
+  }
+  if (auto ok = sink.finish(on_outcome); !ok) {
     return tl::unexpected(ok.error());
   }
   if (args.json) {
@@ -110,7 +179,7 @@ core::Result<int> ingest(const GlobalOptions& global, const IngestArgs& args) {
                      {"accepted", counts.accepted},
                      {"duplicates", counts.duplicates},
                      {"rejected", counts.rejected},
-                     {"stopped_at_line", stopped ? nlohmann::json(number) : nlohmann::json(nullptr)},
+                     {"stopped_at_line", stopped_at ? nlohmann::json(*stopped_at) : nlohmann::json(nullptr)},
                      {"through_serve", sink.through_serve() || sink.fell_back()},
                      {"fell_back_to_store", sink.fell_back()}});
   } else {

@@ -23,7 +23,7 @@ status=0
 expect_eq "exit with rejected lines" "$status" 1
 expect_eq "summary" "$(cat out.txt)" \
   "stream:builds: 3 accepted, 0 duplicate, 2 rejected (written to the store; vibe serve is not running)"
-grep -q "^vibe ingest: line 3: not valid JSON; skipped$" err.txt || fail "line 3: $(cat err.txt)"
+grep -q "^vibe ingest: line 3: not valid JSON: column 2: syntax error .*; skipped$" err.txt || fail "line 3: $(cat err.txt)"
 grep -q "^vibe ingest: line 6: \"occurred_at\" must be an RFC 3339 time" err.txt || fail "line 6: $(cat err.txt)"
 "$VIBE" events stream:builds --json > events.ndjson
 expect_eq "stored" "$(wc -l < events.ndjson)" 3

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -79,8 +80,7 @@ Result<int> connect_socket(const std::filesystem::path& socket) {
   return fd;
 }
 
-Result<void> send_line(int fd, const nlohmann::json& request) {
-  const std::string out = request.dump() + "\n";
+Result<void> send_all(int fd, std::string_view out) {
   std::size_t sent = 0;
   while (sent < out.size()) {
     const ssize_t n = ::send(fd, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
@@ -95,10 +95,16 @@ Result<void> send_line(int fd, const nlohmann::json& request) {
   return {};
 }
 
+Result<void> send_line(int fd, const nlohmann::json& request) {
+  return send_all(fd, request.dump() + "\n");
+}
+
 // Reads until `buffer` holds a full line or `timeout` passes; returns the
-// line (without '\n') or nullopt on timeout. Errors: Errc::unavailable on EOF.
+// line (without '\n') or nullopt on timeout (a zero timeout takes what has
+// arrived, without waiting). Errors: Errc::unavailable on EOF.
 Result<std::optional<std::string>> read_line(int fd, std::string& buffer, Millis timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool looked = false;
   for (;;) {
     if (const auto newline = buffer.find('\n'); newline != std::string::npos) {
       std::string line = buffer.substr(0, newline);
@@ -106,11 +112,13 @@ Result<std::optional<std::string>> read_line(int fd, std::string& buffer, Millis
       return std::optional<std::string>{std::move(line)};
     }
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
+    if (left.count() <= 0 && looked) {
       return std::optional<std::string>{};
     }
+    looked = true;
     pollfd p{fd, POLLIN, 0};
-    const int ready = ::poll(&p, 1, static_cast<int>(std::min<std::int64_t>(left.count(), 1'000'000)));
+    const int ready =
+        ::poll(&p, 1, static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 1'000'000)));
     if (ready < 0 && errno != EINTR) {
       return fail(Errc::network, fmt::format("poll: {}", std::strerror(errno)));
     }
@@ -132,7 +140,7 @@ Result<std::optional<std::string>> read_line(int fd, std::string& buffer, Millis
   }
 }
 
-Error reply_error(const nlohmann::json& reply) {
+Error reply_error_of(const nlohmann::json& reply) {
   const auto& error = reply.contains("error") && reply["error"].is_object() ? reply["error"] : nlohmann::json::object();
   return Error{errc_from_name(error.value("code", "")), error.value("message", std::string{"vibe serve refused"})};
 }
@@ -164,10 +172,14 @@ Result<nlohmann::json> control_request(const std::filesystem::path& socket, cons
   if (!reply.is_object()) {
     return fail(Errc::network, "vibe serve sent a reply that is not a JSON object");
   }
-  if (reply.value("ok", false)) {
+  return reply_result(reply);
+}
+
+Result<nlohmann::json> reply_result(const nlohmann::json& reply) {
+  if (reply.is_object() && reply.value("ok", false)) {
     return reply.contains("result") ? reply["result"] : nlohmann::json::object();
   }
-  return tl::unexpected(reply_error(reply));
+  return tl::unexpected(reply_error_of(reply));
 }
 
 Result<ControlStream> ControlStream::open(const std::filesystem::path& socket, const nlohmann::json& request) {
@@ -182,6 +194,21 @@ Result<ControlStream> ControlStream::open(const std::filesystem::path& socket, c
   return stream;
 }
 
+Result<ControlStream> ControlStream::connect(const std::filesystem::path& socket) {
+  auto fd = connect_socket(socket);
+  if (!fd) {
+    return tl::unexpected(fd.error());
+  }
+  return ControlStream{*fd};
+}
+
+Result<void> ControlStream::send(const nlohmann::json& request, std::string_view body) {
+  if (auto sent = send_line(m_fd, request); !sent) {
+    return sent;
+  }
+  return send_all(m_fd, body);
+}
+
 ControlStream::ControlStream(ControlStream&& other) noexcept
     : m_fd(std::exchange(other.m_fd, -1)), m_buffer(std::move(other.m_buffer)) {}
 
@@ -191,7 +218,7 @@ ControlStream::~ControlStream() {
   }
 }
 
-Result<std::optional<nlohmann::json>> ControlStream::next(Millis timeout) {
+Result<std::optional<nlohmann::json>> ControlStream::next_line(Millis timeout) {
   auto line = read_line(m_fd, m_buffer, timeout);
   if (!line) {
     return tl::unexpected(line.error());
@@ -203,10 +230,15 @@ Result<std::optional<nlohmann::json>> ControlStream::next(Millis timeout) {
   if (!value.is_object()) {
     return fail(Errc::network, "vibe serve sent a line that is not a JSON object");
   }
-  if (value.contains("ok") && !value.value("ok", true)) {
-    return tl::unexpected(reply_error(value));
-  }
   return std::optional<nlohmann::json>{std::move(value)};
+}
+
+Result<std::optional<nlohmann::json>> ControlStream::next(Millis timeout) {
+  auto value = next_line(timeout);
+  if (value && *value && (*value)->contains("ok") && !(*value)->value("ok", true)) {
+    return tl::unexpected(reply_error_of(**value));
+  }
+  return value;
 }
 
 }  // namespace vibe::core

@@ -1,6 +1,7 @@
 #include "core/serve/server.hpp"
 
 #include "core/bus.hpp"
+#include "core/ingest.hpp"
 #include "core/serve/control_client.hpp"
 #include "core/serve/coordinator.hpp"
 #include "core/serve/lock.hpp"
@@ -12,6 +13,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/streambuf.hpp>
@@ -23,6 +26,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
+#include <deque>
 #include <cstdlib>
 #include <mutex>
 #include <optional>
@@ -41,23 +45,47 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::size_t k_max_request = 16 << 20;  // one control request line, at most (an ingest chunk)
-constexpr int k_loop_threads = 2;                // timers, sockets and signals; nothing blocking runs there
+constexpr std::size_t k_max_request = 16 << 20;  // one control request line, or the body after it, at most
+constexpr std::size_t k_max_parsed_line = 64 << 10;  // longer lines are parsed on the control pool
+constexpr std::size_t k_pipeline = 4;  // requests of one connection read before the first is answered
+constexpr int k_loop_threads = 2;      // timers, sockets and signals; nothing blocking runs there
 
-using Handler = std::function<std::string(const std::string& line)>;
+// One request of a control connection.
+struct Request {
+  std::string line;       // the request line, without its '\n'
+  nlohmann::json parsed;  // `line` parsed, or discarded when it was too long to parse on the loop
+  std::string body;       // the bytes after the line, for a request with "bytes": N
+};
+
+// State a connection keeps between its requests; only its handler touches it.
+struct Session {
+  bool refusing_ingest = false;  // an ingest request was refused; refuse those after it until a retry
+};
+
+// The handler answers by calling `answer` once, from any thread, maybe later
+// (an ingest request is answered once its events are committed).
+using Answer = std::function<void(std::string reply)>;
+using Handler = std::function<void(Request& request, Session& session, Answer answer)>;
 // Takes over a connection whose first request streams (tail): the line and
 // the socket's file descriptor, now owned by the callee.
 using Streamer = std::function<void(const std::string& line, int fd)>;
 
-// One client of the control socket: reads a request line, answers it (the
-// handler runs on the control pool: it may block on the store), then reads
-// the next. Replies go out in request order.
+// One client of the control socket. Requests are pipelined: up to
+// k_pipeline are read ahead, handled one after another on the control pool
+// (in order: a connection's ingest chunks are committed in the order they
+// came), and answered in request order. The socket is used on its strand;
+// the handlers run on a strand of the pool.
 class Connection : public std::enable_shared_from_this<Connection> {
 public:
   Connection(local_stream::socket socket, asio::thread_pool& pool, const Handler& handler, const Streamer& streamer)
-      : m_socket(std::move(socket)), m_buffer(k_max_request), m_pool(pool), m_handler(handler), m_streamer(streamer) {}
+      : m_socket(std::move(socket)), m_buffer(k_max_request), m_work(asio::make_strand(pool)), m_handler(handler),
+        m_streamer(streamer) {}
 
   void read() {
+    if (m_reading || m_closing || m_answers.size() >= k_pipeline) {
+      return;
+    }
+    m_reading = true;
     asio::async_read_until(m_socket, m_buffer, '\n',
                            [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
                              self->on_line(ec, n);
@@ -68,53 +96,126 @@ private:
   void on_line(const boost::system::error_code& ec, std::size_t n) {
     if (ec == asio::error::not_found) {
       // Longer than k_max_request without a newline.
-      reply(nlohmann::json{{"ok", false},
-                           {"error", {{"code", "usage"}, {"message", "request line longer than 16 MiB"}}}}
-                .dump() +
-            "\n");
+      refuse("request line longer than 16 MiB");
       return;
     }
     if (ec) {
       return;  // closed
     }
-    std::string line{asio::buffers_begin(m_buffer.data()), asio::buffers_begin(m_buffer.data()) + n};
+    Request request;
+    request.line.assign(asio::buffers_begin(m_buffer.data()), asio::buffers_begin(m_buffer.data()) + n - 1);
     m_buffer.consume(n);
-    if (line.find("\"tail\"") != std::string::npos) {
-      const auto request = nlohmann::json::parse(line, nullptr, false);
-      if (request.is_object() && request.value("cmd", "") == "tail") {
-        // The connection becomes a stream of events, served by a thread of its own.
-        boost::system::error_code ec;
-        const int fd = m_socket.release(ec);
-        if (!ec) {
-          m_streamer(line, fd);
-        }
+    request.parsed = request.line.size() <= k_max_parsed_line ? nlohmann::json::parse(request.line, nullptr, false)
+                                                              : nlohmann::json(nlohmann::json::value_t::discarded);
+    const nlohmann::json& parsed = request.parsed;
+    if (parsed.is_object() && parsed.value("cmd", "") == "tail" && m_answers.empty() && !m_writing) {
+      // The connection becomes a stream of events, served by a thread of its own.
+      boost::system::error_code release_ec;
+      const int fd = m_socket.release(release_ec);
+      if (!release_ec) {
+        m_streamer(request.line, fd);
+      }
+      return;
+    }
+    std::size_t bytes = 0;
+    if (parsed.is_object() && parsed.contains("bytes")) {
+      const auto& value = parsed["bytes"];
+      if (!value.is_number_unsigned() || value.get<std::uint64_t>() > k_max_request) {
+        // The stream cannot be read on without knowing where the body ends.
+        refuse("\"bytes\" must be an integer from 0 to 16777216 (16 MiB)");
         return;
       }
+      bytes = value.get<std::size_t>();
     }
-    asio::post(m_pool, [self = shared_from_this(), line = std::move(line)] {
-      std::string answer = self->m_handler(line) + "\n";
-      asio::post(self->m_socket.get_executor(),
-                 [self, answer = std::move(answer)]() mutable { self->write(std::move(answer), true); });
+    if (bytes == 0) {
+      m_reading = false;
+      dispatch(std::move(request));
+      read();
+      return;
+    }
+    const std::size_t have = std::min(bytes, m_buffer.size());
+    auto shared = std::make_shared<Request>(std::move(request));
+    asio::async_read(m_socket, m_buffer, asio::transfer_exactly(bytes - have),
+                     [self = shared_from_this(), shared, bytes](const boost::system::error_code& ec, std::size_t) {
+                       if (ec) {
+                         return;  // closed mid-body
+                       }
+                       shared->body.assign(asio::buffers_begin(self->m_buffer.data()),
+                                           asio::buffers_begin(self->m_buffer.data()) + bytes);
+                       self->m_buffer.consume(bytes);
+                       self->m_reading = false;
+                       self->dispatch(std::move(*shared));
+                       self->read();
+                     });
+  }
+
+  // Hands `request` to the handler; its answer takes the next slot.
+  void dispatch(Request request) {
+    const std::uint64_t slot = m_first_slot + m_answers.size();
+    m_answers.emplace_back();
+    asio::post(m_work, [self = shared_from_this(), request = std::move(request), slot]() mutable {
+      self->m_handler(request, self->m_session, [self, slot](std::string reply) {
+        asio::post(self->m_socket.get_executor(),
+                   [self, slot, reply = std::move(reply)]() mutable { self->answered(slot, std::move(reply)); });
+      });
     });
   }
 
-  void reply(std::string answer) { write(std::move(answer), false); }
+  void answered(std::uint64_t slot, std::string reply) {
+    m_answers[slot - m_first_slot] = std::move(reply) + "\n";
+    flush();
+  }
 
-  void write(std::string answer, bool then_read) {
-    m_out = std::move(answer);
+  // Writes the answers that are ready, in request order.
+  void flush() {
+    if (m_writing || m_answers.empty() || !m_answers.front()) {
+      return;
+    }
+    m_out = std::move(*m_answers.front());
+    m_answers.pop_front();
+    ++m_first_slot;
+    m_writing = true;
     asio::async_write(m_socket, asio::buffer(m_out),
-                      [self = shared_from_this(), then_read](const boost::system::error_code& ec, std::size_t) {
-                        if (!ec && then_read) {
-                          self->read();
+                      [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+                        self->m_writing = false;
+                        if (ec) {
+                          return;  // the client went away
                         }
+                        if (self->m_closing) {
+                          if (self->m_answers.empty()) {
+                            boost::system::error_code ignored;
+                            self->m_socket.shutdown(local_stream::socket::shutdown_both, ignored);
+                            return;
+                          }
+                        }
+                        self->flush();
+                        self->read();
                       });
+  }
+
+  // A request the connection cannot read past: answered after those before
+  // it, then the connection is closed.
+  void refuse(std::string message) {
+    m_reading = false;
+    m_closing = true;
+    m_answers.emplace_back(
+        nlohmann::json{{"ok", false}, {"error", {{"code", "usage"}, {"message", std::move(message)}}}}.dump() + "\n");
+    flush();
   }
 
   local_stream::socket m_socket;
   asio::streambuf m_buffer;
-  asio::thread_pool& m_pool;
+  asio::strand<asio::thread_pool::executor_type> m_work;
   const Handler& m_handler;
   const Streamer& m_streamer;
+  Session m_session;  // used on m_work only
+  // On the socket's strand: reading, and the answers owed, oldest first
+  // (nullopt: not ready yet); m_first_slot numbers the oldest.
+  bool m_reading = false;
+  bool m_writing = false;
+  bool m_closing = false;
+  std::deque<std::optional<std::string>> m_answers;
+  std::uint64_t m_first_slot = 0;
   std::string m_out;
 };
 
@@ -152,7 +253,9 @@ public:
 
 private:
   void accept() {
-    m_acceptor.async_accept([this](const boost::system::error_code& ec, local_stream::socket socket) {
+    // Each connection's socket gets a strand: its reads, writes and answers never run at once.
+    m_acceptor.async_accept(asio::make_strand(m_acceptor.get_executor()), [this](const boost::system::error_code& ec,
+                                                                                 local_stream::socket socket) {
       if (ec == asio::error::operation_aborted || !m_acceptor.is_open()) {
         return;
       }
@@ -205,6 +308,18 @@ std::string error_reply(const Error& error) {
 std::string ok_reply(const nlohmann::json& result) {
   return nlohmann::json{{"ok", true}, {"result", result}}.dump(-1, ' ', false,
                                                                 nlohmann::json::error_handler_t::replace);
+}
+
+// A request's argument: the string, or "" when it is missing or not a string.
+std::string string_of(const nlohmann::json& request, const char* key) {
+  const auto it = request.find(key);
+  return it != request.end() && it->is_string() ? it->get<std::string>() : std::string{};
+}
+
+// A request's flag: true only when it is the JSON value true.
+bool flag_of(const nlohmann::json& request, const char* key) {
+  const auto it = request.find(key);
+  return it != request.end() && it->is_boolean() && it->get<bool>();
 }
 
 std::string joined(const std::vector<std::string>& ids) {
@@ -446,23 +561,70 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
     return ids;
   };
 
-  // {"cmd": "ingest", "stream": ID, "events": [...]}: committed, then answered.
-  auto ingest = [&](const nlohmann::json& request) -> Result<nlohmann::json> {
-    const std::string stream = request.value("stream", std::string{});
+  // {"cmd": "ingest", "stream": ID, "bytes": N, ...} + N bytes of NDJSON, or
+  // {"cmd": "ingest", "stream": ID, "events": [...]}: answered once committed.
+  // After a refused ingest request the connection refuses the ingest requests
+  // already sent behind it, until one comes with "retry": true, so a client
+  // that sends them again keeps its chunks in order.
+  auto ingest = [&](Request& req, Session& session, const Answer& answer) {
+    const nlohmann::json& request = req.parsed;
+    if (session.refusing_ingest && !flag_of(request, "retry")) {
+      answer(error_reply({Errc::unavailable, "an ingest request before this one on this connection was refused; "
+                                             "send them again, in order, the first with \"retry\": true"}));
+      return;
+    }
+    session.refusing_ingest = false;
+    auto refuse = [&](const Error& error) {
+      session.refusing_ingest = true;
+      answer(error_reply(error));
+    };
+    const std::string stream = string_of(request, "stream");
     {
       std::lock_guard guard{config_mutex};
       if (config->find_stream(stream) == nullptr) {
-        return tl::unexpected(unknown_stream(*config, stream));
+        refuse(unknown_stream(*config, stream));
+        return;
       }
     }
-    if (!request.contains("events") || !request["events"].is_array()) {
-      return fail(Errc::usage, "ingest needs \"events\": [...]");
-    }
     WriteRequest write;
+    if (request.contains("bytes")) {
+      const IngestTarget target{stream, string_of(request, "source"), string_of(request, "type")};
+      const auto first = request.find("first_line");
+      const std::size_t first_line =
+          first != request.end() && first->is_number_unsigned() ? first->get<std::size_t>() : std::size_t{1};
+      auto batch = events_from_ndjson(req.body, first_line, target, now_micros(), flag_of(request, "strict"));
+      nlohmann::json rejected = nlohmann::json::array();
+      for (auto& reject : batch.rejects) {
+        rejected.push_back({{"line", reject.line}, {"message", std::move(reject.message)}});
+      }
+      auto reply = [rejected = std::move(rejected), stopped = batch.stopped](const WriteResult& written) {
+        return ok_reply({{"accepted", written.inserted},
+                         {"duplicates", written.duplicates},
+                         {"rejected", rejected},
+                         {"stopped", stopped}});
+      };
+      if (batch.events.empty()) {
+        answer(reply(WriteResult{}));
+        return;
+      }
+      write.events = std::move(batch.events);
+      auto queued = writer.try_submit(std::move(write), [answer, reply = std::move(reply)](Result<WriteResult> written) {
+        answer(written ? reply(*written) : error_reply(written.error()));
+      });
+      if (!queued) {
+        refuse(queued.error());
+      }
+      return;
+    }
+    if (!request.contains("events") || !request["events"].is_array()) {
+      refuse({Errc::usage, "ingest needs \"bytes\": N and N bytes of NDJSON, or \"events\": [...]"});
+      return;
+    }
     for (const auto& json : request["events"]) {
       Event event = event_from_json(json);
       if (event.source_id.empty() || event.dedup_key.empty() || event.type.empty()) {
-        return fail(Errc::usage, "ingest: every event needs source_id, type and dedup_key");
+        refuse({Errc::usage, "ingest: every event needs source_id, type and dedup_key"});
+        return;
       }
       event.stream_id = stream;
       event.id = 0;
@@ -474,22 +636,19 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
       }
       write.events.push_back(std::move(event));
     }
-    auto queued = writer.try_submit(std::move(write));
+    auto queued = writer.try_submit(std::move(write), [answer](Result<WriteResult> written) {
+      answer(written ? ok_reply({{"accepted", written->inserted},
+                                 {"duplicates", written->duplicates},
+                                 {"ids", written->ids}})
+                     : error_reply(written.error()));
+    });
     if (!queued) {
-      return tl::unexpected(queued.error());
+      refuse(queued.error());
     }
-    auto written = queued->get();
-    if (!written) {
-      return tl::unexpected(written.error());
-    }
-    return nlohmann::json{{"accepted", written->inserted}, {"duplicates", written->duplicates}, {"ids", written->ids}};
   };
 
-  const Handler handler = [&](const std::string& line) -> std::string {
-    const auto request = nlohmann::json::parse(line, nullptr, false);
-    if (!request.is_object() || !request.contains("cmd") || !request["cmd"].is_string()) {
-      return error_reply({Errc::usage, "a request is a JSON object with \"cmd\": NAME"});
-    }
+  // Everything but ingest answers at once.
+  auto answer_now = [&](const nlohmann::json& request) -> std::string {
     const std::string cmd = request["cmd"].get<std::string>();
     Result<nlohmann::json> result = fail(Errc::usage, fmt::format("unknown command '{}'", cmd));
     if (cmd == "ping") {
@@ -530,10 +689,29 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
       }
     } else if (cmd == "reload") {
       result = reload();
-    } else if (cmd == "ingest") {
-      result = ingest(request);
     }
     return result ? ok_reply(*result) : error_reply(result.error());
+  };
+
+  const Handler handler = [&](Request& request, Session& session, Answer answer) {
+    if (request.parsed.is_discarded()) {
+      request.parsed = nlohmann::json::parse(request.line, nullptr, false);  // too long for the loop
+    }
+    const nlohmann::json& parsed = request.parsed;
+    if (!parsed.is_object() || !parsed.contains("cmd") || !parsed["cmd"].is_string()) {
+      answer(error_reply({Errc::usage, "a request is a JSON object with \"cmd\": NAME"}));
+      return;
+    }
+    try {
+      if (parsed["cmd"] == "ingest") {
+        ingest(request, session, answer);
+      } else {
+        answer(answer_now(parsed));
+      }
+    } catch (const std::exception& e) {
+      // An argument of the wrong JSON type, caught before anything was answered.
+      answer(error_reply({Errc::usage, fmt::format("bad request: {}", e.what())}));
+    }
   };
 
   const Streamer streamer = [&](const std::string& line, int fd) {

@@ -55,7 +55,7 @@ void BatchWriter::enqueue_locked(Pending pending) {
 }
 
 std::future<Result<WriteResult>> BatchWriter::submit(WriteRequest request) {
-  Pending pending{std::move(request), {}, std::chrono::steady_clock::now()};
+  Pending pending{std::move(request), {}, {}, std::chrono::steady_clock::now()};
   auto future = pending.done.get_future();
   const std::size_t count = pending.request.events.size();
   std::unique_lock lock{m_mutex};
@@ -74,9 +74,7 @@ std::future<Result<WriteResult>> BatchWriter::submit(WriteRequest request) {
   return future;
 }
 
-Result<std::future<Result<WriteResult>>> BatchWriter::try_submit(WriteRequest request) {
-  const std::size_t count = request.events.size();
-  std::unique_lock lock{m_mutex};
+Result<void> BatchWriter::admit_locked(std::size_t count) {
   if (m_stopping) {
     return fail(Errc::cancelled, "store writer is stopping");
   }
@@ -86,12 +84,31 @@ Result<std::future<Result<WriteResult>>> BatchWriter::try_submit(WriteRequest re
                                                "(buffer.max_pending {}); try again shortly",
                                                m_pending_events, m_limits.max_pending));
   }
-  Pending pending{std::move(request), {}, std::chrono::steady_clock::now()};
+  return {};
+}
+
+Result<std::future<Result<WriteResult>>> BatchWriter::try_submit(WriteRequest request) {
+  std::unique_lock lock{m_mutex};
+  if (auto ok = admit_locked(request.events.size()); !ok) {
+    return tl::unexpected(ok.error());
+  }
+  Pending pending{std::move(request), {}, {}, std::chrono::steady_clock::now()};
   auto future = pending.done.get_future();
   enqueue_locked(std::move(pending));
   lock.unlock();
   m_wake.notify_one();
   return future;
+}
+
+Result<void> BatchWriter::try_submit(WriteRequest request, Done done) {
+  std::unique_lock lock{m_mutex};
+  if (auto ok = admit_locked(request.events.size()); !ok) {
+    return ok;
+  }
+  enqueue_locked(Pending{std::move(request), {}, std::move(done), std::chrono::steady_clock::now()});
+  lock.unlock();
+  m_wake.notify_one();
+  return {};
 }
 
 void BatchWriter::stop() {
@@ -219,7 +236,7 @@ bool BatchWriter::commit(std::deque<Pending>& batch) {
   if (!results) {
     m_log->error("batch commit failed requests={} events={} error={}", batch.size(), events, results.error().message);
     for (auto& pending : batch) {
-      pending.done.set_value(tl::unexpected(results.error()));
+      pending.settle(tl::unexpected(results.error()));
     }
     return false;
   }
@@ -228,7 +245,7 @@ bool BatchWriter::commit(std::deque<Pending>& batch) {
     m_on_commit(requests, *results, now);
   }
   for (std::size_t i = 0; i < batch.size(); ++i) {
-    batch[i].done.set_value(std::move((*results)[i]));
+    batch[i].settle(std::move((*results)[i]));
   }
   return true;
 }

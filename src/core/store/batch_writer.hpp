@@ -60,6 +60,13 @@ public:
   // Errc::unavailable with the reason (callers answer 429/503 + Retry-After).
   Result<std::future<Result<WriteResult>>> try_submit(WriteRequest request);
 
+  // Like try_submit(), but the outcome goes to `done`, called once on the
+  // writer thread after the commit or its failure; `done` must not block.
+  // A request refused (Errc::unavailable) or coming after stop()
+  // (Errc::cancelled) is not queued and `done` is not called.
+  using Done = std::function<void(Result<WriteResult>)>;
+  Result<void> try_submit(WriteRequest request, Done done);
+
   // Called on the writer thread after each successful commit, before the
   // producers learn of it, with the batch's requests, their results (ids;
   // 0 for a duplicate) and the ingest time: how committed events reach the
@@ -79,9 +86,21 @@ public:
 private:
   struct Pending {
     WriteRequest request;
-    std::promise<Result<WriteResult>> done;
+    std::promise<Result<WriteResult>> done;  // unless `then` is set
+    Done then;
     std::chrono::steady_clock::time_point queued_at;
+
+    void settle(Result<WriteResult> result) {
+      if (then) {
+        then(std::move(result));
+      } else {
+        done.set_value(std::move(result));
+      }
+    }
   };
+
+  // Whether `count` more events may queue; counts a refusal. REQUIRES: m_mutex is held.
+  Result<void> admit_locked(std::size_t count);
 
   // REQUIRES: m_mutex is held.
   void enqueue_locked(Pending pending);
