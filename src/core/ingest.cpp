@@ -448,9 +448,12 @@ Result<void> IngestSink::recover() {
   // the refused chunks again, in order.
   std::this_thread::sleep_for(m_backoff);
   m_backoff = std::min(k_max_backoff, m_backoff * 2);
+  // Only the first says "retry": were it refused again, serve must refuse
+  // the others behind it too.
+  bool first = true;
   for (auto& item : m_in_flight) {
     if (item.refused && !m_conn_broken) {
-      send_to_serve(item, true);
+      send_to_serve(item, std::exchange(first, false));
     }
   }
   return {};
