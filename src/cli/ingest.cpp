@@ -98,14 +98,13 @@ core::Result<int> ingest(const GlobalOptions& global, const IngestArgs& args) {
   };
   auto end_line = [&](std::string_view tail) -> core::Result<void> {
     if (oversize) {
-      // Rejected here, in its place: what came before it is sent first.
+      // Rejected here, in its place: what came before it is sent and
+      // answered first, so reports stay in input order.
       if (auto ok = send(); !ok) {
         return ok;
       }
-      if (args.strict) {
-        if (auto ok = sink.finish(on_outcome); !ok || stopped_at) {
-          return ok;
-        }
+      if (auto ok = sink.finish(on_outcome); !ok || stopped_at) {
+        return ok;
       }
       report(next_line++, fmt::format("line longer than {} MiB", k_max_line >> 20));
       oversize = false;
