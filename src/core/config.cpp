@@ -28,6 +28,10 @@ constexpr OptionSpec k_buffer_options[] = {
 
 constexpr OptionSpec k_serve_options[] = {
     {"socket", OptionType::string, "", "control socket path (default DATA_DIR/vibe.sock)"},
+    {"http", OptionType::string, "", "HTTP endpoint HOST:PORT (webhooks, /metrics, /healthz; default 127.0.0.1:8787), or off"},
+    {"http_max_connections", OptionType::integer, "4096", "HTTP connections open at once; more are closed at once"},
+    {"http_header_timeout", OptionType::duration, "10s", "time a client has to send a request's head"},
+    {"http_body_timeout", OptionType::duration, "30s", "time a client has to send a request's body"},
     {"shutdown_timeout", OptionType::duration, "30s", "on SIGTERM, how long running jobs may take to finish"},
     {"max_restarts", OptionType::integer, "10", "restarts within restart_window before a source is failed"},
     {"restart_window", OptionType::duration, "60s", "the window max_restarts counts in"},
@@ -64,6 +68,7 @@ public:
   }
 
   bool empty() const { return m_entries.empty(); }
+  std::size_t count() const { return m_entries.size(); }
 
   std::string join() const {
     std::vector<Entry> sorted = m_entries;
@@ -258,7 +263,13 @@ void read_sources(const YAML::Node& node, const EnvLookup& env, const fs::path& 
       diag.add(type.Mark(), fmt::format("{}.type: unknown source type '{}'{}", what, source.type,
                                         did_you_mean(source.type, kinds)));
     } else {
+      const std::size_t errors = diag.count();
       read_options(body, kind->options, what, {"type"}, env, base_dir, diag, source.options);
+      if (kind->check != nullptr && diag.count() == errors) {
+        if (auto problem = kind->check(source.options)) {
+          diag.add(kv.first.Mark(), fmt::format("{}: {}", what, *problem));
+        }
+      }
     }
     // Kept even when invalid, so streams that name it are not reported too.
     config.sources.push_back(std::move(source));
@@ -669,6 +680,14 @@ Result<Config> parse_config(std::string_view text, const fs::path& path, const E
         serve.restart_backoff_max = std::max(serve.restart_backoff, values.duration("restart_backoff_max"));
         serve.breaker_failures = std::max<std::int64_t>(1, values.integer("breaker_failures"));
         serve.breaker_cooldown = values.duration("breaker_cooldown");
+        if (!values.get("http").empty()) {
+          serve.http = values.get("http");
+          serve.http_explicit = true;
+        }
+        serve.http_max_connections =
+            static_cast<std::size_t>(std::max<std::int64_t>(1, values.integer("http_max_connections")));
+        serve.http_header_timeout = values.duration("http_header_timeout");
+        serve.http_body_timeout = values.duration("http_body_timeout");
       }
     }
   }

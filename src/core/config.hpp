@@ -51,6 +51,11 @@ struct ServeConfig {
   Millis restart_backoff_max{60'000};
   std::int64_t breaker_failures = 5;      // consecutive failed polls that open a source's circuit breaker
   Millis breaker_cooldown{300'000};       // how long an open breaker waits before one probe poll
+  std::string http = "127.0.0.1:8787";     // the HTTP endpoint, or "off"
+  bool http_explicit = false;             // set in the file: failing to listen on it stops serve
+  std::size_t http_max_connections = 4096;
+  Millis http_header_timeout{10'000};
+  Millis http_body_timeout{30'000};
 };
 
 // One `cron:` entry: what to insert as a job at each fire time.

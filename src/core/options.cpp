@@ -4,6 +4,8 @@
 
 #include <cassert>
 #include <charconv>
+#include <limits>
+#include <utility>
 
 namespace vibe::core {
 
@@ -14,6 +16,8 @@ std::string_view option_type_name(OptionType type) {
     case OptionType::duration: return "duration";
     case OptionType::integer: return "integer";
     case OptionType::boolean: return "boolean";
+    case OptionType::rate: return "rate";
+    case OptionType::size: return "size";
   }
   return "?";
 }
@@ -40,6 +44,49 @@ std::optional<std::int64_t> parse_integer(std::string_view text) {
 }
 
 }  // namespace
+
+Result<Rate> parse_rate(std::string_view text) {
+  const auto slash = text.find('/');
+  const auto count = slash == std::string_view::npos ? std::nullopt : parse_integer(text.substr(0, slash));
+  if (!count || *count <= 0) {
+    return fail(Errc::config, fmt::format("'{}' is not a rate (want COUNT/UNIT, e.g. 100/min, 5/s, 1000/h)", text));
+  }
+  const std::string_view unit = text.substr(slash + 1);
+  Millis per{0};
+  if (unit == "s" || unit == "sec" || unit == "second") {
+    per = Millis{1'000};
+  } else if (unit == "m" || unit == "min" || unit == "minute") {
+    per = Millis{60'000};
+  } else if (unit == "h" || unit == "hour") {
+    per = Millis{3'600'000};
+  } else {
+    return fail(Errc::config, fmt::format("'{}': unknown rate unit '{}' (want s, min or h)", text, unit));
+  }
+  return Rate{*count, per};
+}
+
+Result<std::uint64_t> parse_size(std::string_view text) {
+  std::size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') {
+    ++digits;
+  }
+  const auto number = parse_integer(text.substr(0, digits));
+  std::string_view unit = text.substr(digits);
+  while (!unit.empty() && unit.front() == ' ') {
+    unit.remove_prefix(1);
+  }
+  static constexpr std::pair<std::string_view, std::uint64_t> k_units[] = {
+      {"", 1},           {"B", 1},           {"KiB", 1ULL << 10}, {"MiB", 1ULL << 20}, {"GiB", 1ULL << 30},
+      {"KB", 1'000ULL}, {"kB", 1'000ULL}, {"MB", 1'000'000ULL}, {"GB", 1'000'000'000ULL},
+  };
+  for (const auto& [name, factor] : k_units) {
+    if (number && unit == name && *number >= 0 &&
+        static_cast<std::uint64_t>(*number) <= std::numeric_limits<std::uint64_t>::max() / factor) {
+      return static_cast<std::uint64_t>(*number) * factor;
+    }
+  }
+  return fail(Errc::config, fmt::format("'{}' is not a size (want bytes, or a number with KiB, MiB, GiB, KB, MB or GB)", text));
+}
 
 std::optional<std::string> check_option_value(OptionType type, std::string_view text) {
   switch (type) {
@@ -76,6 +123,16 @@ std::optional<std::string> check_option_value(OptionType type, std::string_view 
         return fmt::format("'{}' is not a boolean (true or false)", text);
       }
       return std::nullopt;
+    case OptionType::rate:
+      if (auto rate = parse_rate(text); !text.empty() && !rate) {
+        return rate.error().message;
+      }
+      return std::nullopt;
+    case OptionType::size:
+      if (auto size = parse_size(text); !size) {
+        return size.error().message;
+      }
+      return std::nullopt;
   }
   return std::nullopt;
 }
@@ -102,6 +159,22 @@ std::int64_t OptionValues::integer(std::string_view name) const {
   const auto v = parse_integer(get(name));
   assert(v);
   return *v;
+}
+
+std::optional<Rate> OptionValues::rate(std::string_view name) const {
+  const std::string& text = get(name);
+  if (text.empty()) {
+    return std::nullopt;
+  }
+  const auto r = parse_rate(text);
+  assert(r);
+  return *r;
+}
+
+std::uint64_t OptionValues::size(std::string_view name) const {
+  const auto s = parse_size(get(name));
+  assert(s);
+  return *s;
 }
 
 bool OptionValues::boolean(std::string_view name) const {

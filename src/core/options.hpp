@@ -14,7 +14,26 @@
 // and the man page come from the same rows.
 namespace vibe::core {
 
-enum class OptionType { string, url, duration, integer, boolean };
+enum class OptionType {
+  string,
+  url,
+  duration,
+  integer,
+  boolean,
+  rate,  // "100/min", "5/s", "1000/h"; "" for no limit
+  size,  // bytes: "1048576", "512KiB", "1MiB", "2MB"
+};
+
+// A rate limit: `count` events per `per`.
+struct Rate {
+  std::int64_t count = 0;
+  Millis per{0};
+};
+
+// "100/min" (also /s, /sec, /m, /h, /hour): Errc::config with a message when malformed.
+Result<Rate> parse_rate(std::string_view text);
+// "1048576", "64KiB", "1MiB", "1GiB", "500KB", "2MB" (KB/MB/GB are powers of 1000).
+Result<std::uint64_t> parse_size(std::string_view text);
 
 inline constexpr const char* k_required = nullptr;
 
@@ -49,6 +68,8 @@ public:
   Millis duration(std::string_view name) const;
   std::int64_t integer(std::string_view name) const;
   bool boolean(std::string_view name) const;
+  std::optional<Rate> rate(std::string_view name) const;  // nullopt: no limit ("")
+  std::uint64_t size(std::string_view name) const;
 
   const std::map<std::string, OptionValue, std::less<>>& all() const { return m_values; }
 

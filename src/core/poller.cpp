@@ -64,7 +64,9 @@ Result<PollReport> poll_sources(const Config& config, std::span<const std::strin
   std::vector<const SourceConfig*> selected;
   if (source_ids.empty()) {
     for (const auto& source : config.sources) {
-      selected.push_back(&source);
+      if (!is_pushed_kind(source.type)) {
+        selected.push_back(&source);
+      }
     }
   } else {
     for (const auto& id : source_ids) {
@@ -77,6 +79,10 @@ Result<PollReport> poll_sources(const Config& config, std::span<const std::strin
         const std::string guess = nearest(id, ids);
         return fail(Errc::usage, fmt::format("no source named '{}' in {}{}", id, config.path.string(),
                                              guess.empty() ? "" : fmt::format(" (did you mean '{}'?)", guess)));
+      }
+      if (is_pushed_kind(source->type)) {
+        return fail(Errc::usage, fmt::format("source '{}' is a {}: it is pushed to vibe serve, not polled", id,
+                                             source->type));
       }
       selected.push_back(source);
     }

@@ -6,6 +6,7 @@
 #include "core/options.hpp"
 
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -57,16 +58,23 @@ struct SourceSpec {
 
 using SourceFactory = std::unique_ptr<Source> (*)(const SourceSpec& spec);
 
+// Checks a source's options beyond their types (at config load): a message, or nullopt.
+using SourceCheck = std::optional<std::string> (*)(const OptionValues& options);
+
 struct SourceKind {
   const char* name;
   const char* summary;
   std::span<const OptionSpec> options;
-  SourceFactory make;
+  SourceFactory make;          // nullptr: a pushed kind (webhook), never polled
+  SourceCheck check = nullptr;
 };
 
 // The one list of source kinds (src/core/sources/registry.cpp).
 std::span<const SourceKind> source_kinds();
 const SourceKind* find_source_kind(std::string_view name);
+
+// Whether sources of this type are pushed to vibe (webhook) rather than polled.
+bool is_pushed_kind(std::string_view type);
 
 // Adds a kind to the list. Only for test builds, which add test-only kinds
 // (tests/support/) from a static initializer, before main() runs.

@@ -247,6 +247,11 @@ void Runner::abandon() {
   }
 }
 
+core::Histogram Runner::run_seconds() {
+  std::lock_guard lock{m_mutex};
+  return m_run_seconds;
+}
+
 bool Runner::finish_locked(QueueState& queue, const Job& job, const WorkResult& result, bool timed_out) {
   auto it = m_in_flight.find(job.id);
   const bool already_recorded = it != m_in_flight.end() && it->second->timed_out && !timed_out;
@@ -254,7 +259,11 @@ bool Runner::finish_locked(QueueState& queue, const Job& job, const WorkResult& 
     // Stopped at shutdown: back to the queue as if never started.
     m_abandoned.push_back(job.id);
   } else if (!already_recorded) {
-    m_outcomes.push_back(outcome_of(job, result, core::now_micros()));
+    const UnixMicros now = core::now_micros();
+    m_outcomes.push_back(outcome_of(job, result, now));
+    if (job.attempted_at != 0 && now >= job.attempted_at) {
+      m_run_seconds.observe(static_cast<double>(now - job.attempted_at) / 1e6);
+    }
   }
   if (!timed_out) {
     // The worker returned: its slot is free again.

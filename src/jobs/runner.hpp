@@ -1,7 +1,10 @@
 #pragma once
 
+#include "core/metrics.hpp"
 #include "core/store/job_store.hpp"
 #include "jobs/worker.hpp"
+
+#include "core/metrics.hpp"
 
 #include <spdlog/logger.h>
 
@@ -47,6 +50,8 @@ struct RunSummary {
 // per round. Per queue, `concurrency` threads execute claimed jobs. A job past
 // its timeout is failed at once and its worker is asked to stop; its thread
 // slot stays taken until the worker returns, so concurrency is never exceeded.
+inline constexpr double k_run_second_bounds[] = {0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300};
+
 class Runner {
 public:
   Runner(core::JobStore& store, WorkerDeps deps, RunnerOptions options, std::shared_ptr<spdlog::logger> log);
@@ -73,6 +78,9 @@ public:
   void notify();
 
   const std::string& node_id() const { return m_node.id; }
+
+  // How long finished attempts ran (seconds), for /metrics. Thread-safe.
+  core::Histogram run_seconds();
 
 private:
   struct QueueState;
@@ -102,6 +110,7 @@ private:
   std::mutex m_mutex;                        // guards everything below
   std::condition_variable m_wake;            // the store thread: outcomes, free slots, notify, stop
   std::vector<core::JobOutcome> m_outcomes;
+  core::Histogram m_run_seconds{k_run_second_bounds};
   std::vector<std::int64_t> m_abandoned;     // jobs to release, see abandon()
   std::unordered_map<std::int64_t, std::shared_ptr<InFlight>> m_in_flight;
   std::map<std::string, std::unique_ptr<QueueState>> m_queues;

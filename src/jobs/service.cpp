@@ -47,6 +47,7 @@ public:
   }
 
   nlohmann::json status() override { return nlohmann::json{{"node", m_runner.node_id()}}; }
+  core::Histogram run_seconds() override { return m_runner.run_seconds(); }
 
 private:
   static RunnerOptions options_of(const core::Config& config) {

@@ -36,6 +36,9 @@ public:
   Result<void> open_sessions(UnixMicros) override { return {}; }
   Result<std::vector<Event>> events(const EventQuery&) override { return std::vector<Event>{}; }
   Result<TopicStats> stats(const EventQuery&, UnixMicros) override { return TopicStats{}; }
+  Result<std::vector<std::int64_t>> event_ids(const std::string&, std::span<const std::string>) override {
+    return fail(Errc::storage, "disk I/O error");
+  }
   JobStore& jobs() override { std::abort(); }  // the batch writer never touches jobs
 };
 
@@ -89,6 +92,9 @@ public:
   Result<void> open_sessions(UnixMicros now) override { return m_inner.open_sessions(now); }
   Result<std::vector<Event>> events(const EventQuery& q) override { return m_inner.events(q); }
   Result<TopicStats> stats(const EventQuery& q, UnixMicros now) override { return m_inner.stats(q, now); }
+  Result<std::vector<std::int64_t>> event_ids(const std::string& source, std::span<const std::string> keys) override {
+    return m_inner.event_ids(source, keys);
+  }
   JobStore& jobs() override { return m_inner.jobs(); }
 
 private:

@@ -61,6 +61,8 @@ bool same_source(const SourceConfig& a, const SourceConfig& b) {
 
 // One source under supervision. Guarded by Impl::mutex, except `timer`,
 // whose operations also happen only under that mutex.
+constexpr double k_poll_second_bounds[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+
 struct Slot {
   std::string id;
   std::shared_ptr<const Config> config;  // keeps `source` alive
@@ -70,6 +72,8 @@ struct Slot {
   SourceHealth health;
   std::uint64_t generation = 0;  // bumped to invalidate a pending timer
   bool wanted = false;           // runs: in no stream, or in an active one
+  bool pushed = false;           // a webhook: never polled; takes requests while wanted
+  UnixMicros last_push_at = 0;   // pushed: the last request that stored events
   bool removed = false;
   bool in_flight = false;
   bool poll_requested = false;   // poll again as soon as the one in flight ends
@@ -102,6 +106,9 @@ struct Coordinator::Impl {
   std::map<std::string, StreamRecord> streams;  // the configured ones
   bool stopping = false;
   std::atomic<bool> cancel{false};  // ends fetches in flight (shutdown timeout)
+  // Guarded by mutex: what polls did, for /metrics.
+  std::map<std::pair<std::string, std::string>, std::uint64_t> poll_counts;
+  Histogram poll_seconds{k_poll_second_bounds};
   std::mt19937_64 rng{std::random_device{}()};
 
   Impl(Deps d, std::shared_ptr<const Config> c)
@@ -132,6 +139,7 @@ struct Coordinator::Impl {
     slot->log = deps.logging.get("source." + source.type + "." + source.id);
     slot->timer = std::make_unique<asio::steady_timer>(deps.loop);
     slot->health = SourceHealth{policy_of(config->serve)};
+    slot->pushed = is_pushed_kind(source.type);
     return slot;
   }
 
@@ -210,6 +218,8 @@ struct Coordinator::Impl {
     slot->in_flight = false;
     slot->last_poll_at = started;
     idle.notify_all();
+    ++poll_counts[{slot->id, std::string{outcome_name(r.outcome)}}];
+    poll_seconds.observe(static_cast<double>(now_micros() - started) / 1e6);
     if (slot->removed) {
       return;
     }
@@ -280,7 +290,7 @@ struct Coordinator::Impl {
     const UnixMicros spread = static_cast<UnixMicros>(to_launch.size()) * 10'000;
     for (std::size_t i = 0; i < to_launch.size(); ++i) {
       const auto& slot = to_launch[i];
-      if (stopping || slot->removed || !slot->wanted || slot->in_flight) {
+      if (stopping || slot->removed || !slot->wanted || slot->in_flight || slot->pushed) {
         continue;
       }
       const UnixMicros every = micros(slot->source->options.duration("every"));
@@ -351,6 +361,10 @@ struct Coordinator::Impl {
         {"restarts", slot.health.restarts()},
         {"consecutive_failures", slot.health.consecutive_failures()},
     };
+    if (slot.pushed) {
+      out["health"] = slot.wanted ? "ok" : "idle";
+      out["last_received_at"] = time_or_null(slot.last_push_at);
+    }
     return out;
   }
 
@@ -425,6 +439,7 @@ Result<Coordinator::ReloadSummary> Coordinator::apply(std::shared_ptr<const Conf
       const bool changed = !same_source(*slot->source, source);
       slot->config = config;
       slot->source = &source;
+      slot->pushed = is_pushed_kind(source.type);
       if (changed) {
         summary.changed.push_back(source.id);
         slot->health = SourceHealth{policy_of(config->serve)};
@@ -533,6 +548,10 @@ Result<void> Coordinator::poll_now(const std::string& source_id) {
     return fail(Errc::not_found, fmt::format("no source named '{}'", source_id));
   }
   const auto& slot = it->second;
+  if (slot->pushed) {
+    return fail(Errc::usage, fmt::format("source '{}' is a {}: it is pushed, not polled", source_id,
+                                         slot->source->type));
+  }
   if (m.stopping || !slot->wanted || slot->health.health() == Health::failed) {
     m.log->debug("poll_now skipped source={} (not running)", source_id);
     return {};
@@ -543,6 +562,35 @@ Result<void> Coordinator::poll_now(const std::string& source_id) {
     m.schedule_locked(slot, 0);
   }
   return {};
+}
+
+Coordinator::PushCheck Coordinator::push_check(const std::string& source_id) {
+  Impl& m = *m_impl;
+  std::lock_guard lock{m.mutex};
+  const auto it = m.slots.find(source_id);
+  if (it == m.slots.end()) {
+    return PushCheck::unknown;
+  }
+  if (!it->second->pushed) {
+    return PushCheck::not_pushed;
+  }
+  return it->second->wanted && !m.stopping ? PushCheck::accept : PushCheck::paused;
+}
+
+void Coordinator::pushed(const std::string& source_id, std::size_t new_events) {
+  Impl& m = *m_impl;
+  std::lock_guard lock{m.mutex};
+  if (const auto it = m.slots.find(source_id); it != m.slots.end() && new_events > 0) {
+    const UnixMicros now = now_micros();
+    it->second->recent.emplace_back(now, new_events);
+    it->second->last_push_at = now;
+  }
+}
+
+Coordinator::PollMetrics Coordinator::poll_metrics() {
+  Impl& m = *m_impl;
+  std::lock_guard lock{m.mutex};
+  return PollMetrics{m.poll_counts, m.poll_seconds};
 }
 
 nlohmann::json Coordinator::streams_json() {

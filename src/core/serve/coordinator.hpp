@@ -2,11 +2,13 @@
 
 #include "core/config.hpp"
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "core/poller.hpp"
 #include "core/store/store.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -68,6 +70,19 @@ public:
   Result<StreamRecord> set_stream(const std::string& id, StreamState state);
 
   Result<void> poll_now(const std::string& source_id) override;
+
+  // Whether a pushed source (webhook) takes a request now.
+  enum class PushCheck { accept, unknown, not_pushed, paused };
+  PushCheck push_check(const std::string& source_id);
+  // Records that a request to pushed source `source_id` stored `new_events`.
+  void pushed(const std::string& source_id, std::size_t new_events);
+
+  // For /metrics: polls by source and outcome, and their durations.
+  struct PollMetrics {
+    std::map<std::pair<std::string, std::string>, std::uint64_t> counts;  // (source, outcome) -> polls
+    Histogram seconds;
+  };
+  PollMetrics poll_metrics();
 
   // JSON for the control socket (documented in vibe-serve(1)).
   nlohmann::json streams_json();

@@ -1,9 +1,12 @@
 #include "core/serve/server.hpp"
 
 #include "core/bus.hpp"
+#include "core/metrics.hpp"
 #include "core/ingest.hpp"
 #include "core/serve/control_client.hpp"
 #include "core/serve/coordinator.hpp"
+#include "core/serve/http.hpp"
+#include "core/serve/http_api.hpp"
 #include "core/serve/lock.hpp"
 #include "core/serve/offline.hpp"
 #include "core/serve/tail.hpp"
@@ -26,6 +29,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
+#include <cstdio>
 #include <deque>
 #include <cstdlib>
 #include <mutex>
@@ -33,6 +37,7 @@
 #include <thread>
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -49,6 +54,29 @@ constexpr std::size_t k_max_request = 16 << 20;  // one control request line, or
 constexpr std::size_t k_max_parsed_line = 64 << 10;  // longer lines are parsed on the control pool
 constexpr std::size_t k_pipeline = 4;  // requests of one connection read before the first is answered
 constexpr int k_loop_threads = 2;      // timers, sockets and signals; nothing blocking runs there
+constexpr UnixMicros k_stall_after = 10'000'000;  // /readyz: a writer with work and no commit this long is stalled
+
+// Resident memory of this process, from /proc/self/statm; 0 if unknown.
+std::uint64_t resident_bytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) {
+    return 0;
+  }
+  unsigned long long size = 0;
+  unsigned long long resident = 0;
+  const int n = std::fscanf(f, "%llu %llu", &size, &resident);
+  std::fclose(f);
+  return n == 2 ? resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE)) : 0;
+}
+
+// Lets serve hold as many connections as the hard limit allows (HTTP).
+void raise_open_files_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
 
 // One request of a control connection.
 struct Request {
@@ -330,6 +358,7 @@ std::string joined(const std::vector<std::string>& ids) {
 
 Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
   auto log = logging.get("serve");
+  raise_open_files_limit();
   auto lock = DataDirLock::acquire(config_in.data_dir);
   if (!lock) {
     return tl::unexpected(lock.error());
@@ -343,6 +372,7 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
   }
   Store& store = **opened;
   const UnixMicros started_at = now_micros();
+  std::string http_address;  // where the HTTP endpoint listens; "" when it does not
   if (auto ok = store.open_sessions(started_at); !ok) {
     return tl::unexpected(ok.error());
   }
@@ -369,8 +399,25 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
   };
   std::shared_ptr<const Membership> membership = membership_of(*config);  // guarded by config_mutex
   BatchWriter writer{store, config->buffer, logging.get("store.writer")};
+  // For /metrics: committed events by (source, type), duplicates by source.
+  std::mutex counts_mutex;
+  std::map<std::pair<std::string, std::string>, std::uint64_t> ingested_counts;
+  std::map<std::string, std::uint64_t> duplicate_counts;
   writer.set_on_commit([&](std::span<const WriteRequest> requests, std::span<const WriteResult> results,
                            UnixMicros ingested_at) {
+    {
+      std::lock_guard guard{counts_mutex};
+      for (std::size_t r = 0; r < requests.size(); ++r) {
+        for (std::size_t i = 0; i < requests[r].events.size(); ++i) {
+          const Event& event = requests[r].events[i];
+          if (results[r].ids[i] != 0) {
+            ++ingested_counts[{event.source_id, event.type}];
+          } else {
+            ++duplicate_counts[event.source_id];
+          }
+        }
+      }
+    }
     if (bus.subscribers() == 0) {
       return;
     }
@@ -503,6 +550,7 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
         {"config", current->path.string()},
         {"data_dir", current->data_dir.string()},
         {"socket", current->serve.socket.string()},
+        {"http", http_address.empty() ? nlohmann::json(nullptr) : nlohmann::json(http_address)},
     };
     out.update(coordinator.summary_json());
     nlohmann::json queues = nlohmann::json::object();
@@ -756,6 +804,112 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
     return tl::unexpected(ok.error());
   }
 
+  std::atomic<HttpServer*> http_server{nullptr};  // set once it exists
+  auto http_connections = [&]() -> std::size_t {
+    const HttpServer* server = http_server.load();
+    return server != nullptr ? server->connections() : 0;
+  };
+  // GET /metrics: Prometheus text (HttpApi adds its webhook responses).
+  auto metrics_text = [&]() -> std::string {
+    PrometheusText out;
+    using L = PrometheusText::Labels;
+    {
+      std::lock_guard guard{counts_mutex};
+      out.family("vibe_events_ingested_total", "counter", "Events committed to the store, by source and type.");
+      for (const auto& [key, count] : ingested_counts) {
+        out.sample("vibe_events_ingested_total", L{{"source", key.first}, {"type", key.second}},
+                   static_cast<double>(count));
+      }
+      out.family("vibe_events_duplicate_total", "counter", "Events not stored because the store had them, by source.");
+      for (const auto& [source, count] : duplicate_counts) {
+        out.sample("vibe_events_duplicate_total", L{{"source", source}}, static_cast<double>(count));
+      }
+    }
+    const auto counters = writer.counters();
+    out.family("vibe_writer_pending_events", "gauge", "Events queued for the store writer, not yet committed.");
+    out.sample("vibe_writer_pending_events", {}, static_cast<double>(counters.pending_events));
+    out.family("vibe_writer_batches_total", "counter", "Batches the store writer committed or tried to.");
+    out.sample("vibe_writer_batches_total", {}, static_cast<double>(counters.batches));
+    out.family("vibe_writer_failed_batches_total", "counter", "Batches whose commit failed.");
+    out.sample("vibe_writer_failed_batches_total", {}, static_cast<double>(counters.failed_batches));
+    out.family("vibe_writer_rejected_total", "counter",
+               "Write requests refused because buffer.max_pending events were waiting (backpressure).");
+    out.sample("vibe_writer_rejected_total", {}, static_cast<double>(counters.rejected));
+    out.family("vibe_writer_batch_size_events", "histogram", "Events per committed batch.");
+    out.histogram("vibe_writer_batch_size_events", {}, writer.batch_sizes());
+    out.family("vibe_writer_commit_duration_seconds", "histogram", "Time a batch's transaction took.");
+    out.histogram("vibe_writer_commit_duration_seconds", {}, writer.commit_seconds());
+    const auto polls = coordinator.poll_metrics();
+    out.family("vibe_polls_total", "counter", "Polls by source and outcome (ok, not_modified, deferred, failed, crashed).");
+    for (const auto& [key, count] : polls.counts) {
+      out.sample("vibe_polls_total", L{{"source", key.first}, {"outcome", key.second}}, static_cast<double>(count));
+    }
+    out.family("vibe_poll_duration_seconds", "histogram", "Time a poll took, fetch and commit.");
+    out.histogram("vibe_poll_duration_seconds", {}, polls.seconds);
+    out.family("vibe_jobs", "gauge", "Jobs in the queue by queue and state.");
+    if (auto stats = store.jobs().job_stats(now_micros())) {
+      for (const auto& c : stats->counts) {
+        const std::string state{job_state_name(c.state)};
+        out.sample("vibe_jobs", L{{"queue", c.queue}, {"state", state}}, static_cast<double>(c.count));
+      }
+    }
+    out.family("vibe_job_run_duration_seconds", "histogram", "Time a job attempt ran.");
+    out.histogram("vibe_job_run_duration_seconds", {}, jobs->run_seconds());
+    out.family("vibe_tail_subscribers", "gauge", "Live subscribers of the event bus (vibe tail sessions).");
+    out.sample("vibe_tail_subscribers", {}, static_cast<double>(bus.subscribers()));
+    out.family("vibe_bus_lagged_events_total", "counter", "Events dropped for subscribers that fell behind.");
+    out.sample("vibe_bus_lagged_events_total", {}, static_cast<double>(bus.lagged_total()));
+    out.family("vibe_http_connections", "gauge", "Open HTTP connections.");
+    out.sample("vibe_http_connections", {}, static_cast<double>(http_connections()));
+    out.family("process_resident_memory_bytes", "gauge", "Resident memory of the vibe serve process.");
+    out.sample("process_resident_memory_bytes", {}, static_cast<double>(resident_bytes()));
+    out.family("process_start_time_seconds", "gauge", "When vibe serve started, in seconds since the epoch.");
+    out.sample("process_start_time_seconds", {}, static_cast<double>(started_at) / 1e6);
+    out.family("vibe_uptime_seconds", "gauge", "Seconds since vibe serve started.");
+    out.sample("vibe_uptime_seconds", {}, static_cast<double>(now_micros() - started_at) / 1e6);
+    return out.text();
+  };
+  // GET /readyz: why serve cannot take writes now, or nullopt.
+  auto not_ready = [&]() -> std::optional<std::string> {
+    const auto counters = writer.counters();
+    if (counters.degraded) {
+      return fmt::format("the store writer's last commit failed: {}", counters.last_error);
+    }
+    const UnixMicros since = counters.last_commit_at != 0 ? counters.last_commit_at : started_at;
+    if (counters.pending_events > 0 && now_micros() - since > k_stall_after) {
+      return fmt::format("the store writer has committed nothing for {} s with {} events waiting",
+                         (now_micros() - since) / 1'000'000, counters.pending_events);
+    }
+    return std::nullopt;
+  };
+
+  // The HTTP endpoint: webhooks, /metrics, /healthz, /readyz.
+  std::optional<HttpApi> http_api;
+  http_api.emplace(HttpApi::Deps{
+      [&] {
+        std::lock_guard guard{config_mutex};
+        return config;
+      },
+      writer, store, coordinator, [&] { return metrics_text(); }, [&] { return not_ready(); },
+      logging.get("http")});
+  HttpServer http{loop, http_api->routes(),
+                  HttpLimits{first_config->serve.http_max_connections, first_config->serve.http_header_timeout,
+                             first_config->serve.http_body_timeout},
+                  logging.get("http")};
+  http_server = &http;
+  if (first_config->serve.http != "off") {
+    if (auto ok = http.listen(first_config->serve.http); !ok) {
+      if (first_config->serve.http_explicit) {
+        return tl::unexpected(ok.error());
+      }
+      // The default address: serve runs on without HTTP rather than not at all.
+      log->warn("serve.http_unavailable error=\"{}\" (set serve.http to another HOST:PORT, or off)",
+                ok.error().message);
+    } else {
+      http_address = http.local_address();
+    }
+  }
+
   std::mutex signal_mutex;
   std::condition_variable signalled;
   int stop_signal = 0;
@@ -809,6 +963,7 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
   // and commit their events (those still running at the timeout are
   // cancelled).
   asio::post(loop, [&] { acceptor.close(); });
+  http.stop_accepting();
   std::error_code ignored;
   fs::remove(first_config->serve.socket, ignored);
   tail_stopping = true;
@@ -826,7 +981,8 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
   }
   const auto left = std::chrono::duration_cast<Millis>(deadline - std::chrono::steady_clock::now());
   jobs->stop(std::max(Millis{0}, left));
-  writer.stop();
+  writer.stop();  // answers the webhooks waiting for a commit
+  http.close_all();
   const auto counters = writer.counters();
   log->info("serve.stopped events={} batches={}", counters.events, counters.batches);
 

@@ -3,6 +3,7 @@
 #include "core/config.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "core/poller.hpp"
 #include "core/store/store.hpp"
 
@@ -27,6 +28,8 @@ public:
   // stop and returned to the queue, attempt uncounted. Blocks until done.
   virtual void stop(Millis grace) = 0;
   virtual nlohmann::json status() = 0;
+  // How long finished job attempts ran (seconds).
+  virtual Histogram run_seconds() = 0;
 };
 
 struct ServeHooks {

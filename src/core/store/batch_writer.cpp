@@ -226,6 +226,7 @@ bool BatchWriter::commit(std::deque<Pending>& batch) {
     if (results) {
       m_counters.events += events;
       m_counters.degraded = false;
+      m_counters.last_commit_at = now;
     } else {
       ++m_counters.failed_batches;
       m_counters.degraded = true;

@@ -45,6 +45,7 @@ public:
     std::uint64_t rejected = 0;        // try_submit() refusals
     bool degraded = false;             // the last commit failed
     std::string last_error;            // of the last failed commit
+    UnixMicros last_commit_at = 0;     // of the last successful commit; 0: none yet
   };
 
   BatchWriter(Store& store, BufferConfig limits, std::shared_ptr<spdlog::logger> log);

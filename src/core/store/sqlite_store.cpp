@@ -420,6 +420,25 @@ public:
     }
   }
 
+  Result<std::vector<std::int64_t>> event_ids(const std::string& source_id,
+                                              std::span<const std::string> dedup_keys) override {
+    std::lock_guard lock{m_mutex};
+    try {
+      SQLite::Statement q{m_db, "SELECT id FROM events WHERE source_id = ? AND dedup_key = ?"};
+      std::vector<std::int64_t> ids;
+      ids.reserve(dedup_keys.size());
+      for (const auto& key : dedup_keys) {
+        q.bind(1, source_id);
+        q.bind(2, key);
+        ids.push_back(q.executeStep() ? q.getColumn(0).getInt64() : 0);
+        q.reset();
+      }
+      return ids;
+    } catch (const std::exception& e) {
+      return tl::unexpected(storage_error("look up event ids", e));
+    }
+  }
+
   Result<TopicStats> stats(const EventQuery& q, UnixMicros now) override {
     std::lock_guard lock{m_mutex};
     try {

@@ -129,6 +129,12 @@ public:
 
   virtual Result<TopicStats> stats(const EventQuery& query, UnixMicros now) = 0;
 
+  // The ids of the stored events of `source_id` with these dedup keys, in
+  // their order; 0 for a key not stored (to answer a redelivered webhook
+  // like the first delivery).
+  virtual Result<std::vector<std::int64_t>> event_ids(const std::string& source_id,
+                                                      std::span<const std::string> dedup_keys) = 0;
+
   // The job queue in the same database, sharing this store's connection.
   virtual JobStore& jobs() = 0;
 };
