@@ -14,9 +14,38 @@
 #include <fstream>
 #include <sstream>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 namespace vibe::core {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+// serve.http: "off", or IP:PORT ("127.0.0.1:8787", "[::1]:8787"); a message when it is neither.
+std::optional<std::string> check_listen_address(const std::string& text) {
+  if (text == "off") {
+    return std::nullopt;
+  }
+  const auto colon = text.rfind(':');
+  std::string host = colon == std::string::npos ? text : text.substr(0, colon);
+  const std::string port = colon == std::string::npos ? "" : text.substr(colon + 1);
+  const bool v6 = host.size() >= 2 && host.front() == '[' && host.back() == ']';
+  if (v6) {
+    host = host.substr(1, host.size() - 2);
+  }
+  unsigned char addr[sizeof(in6_addr)];
+  const bool ip = ::inet_pton(v6 ? AF_INET6 : AF_INET, host.c_str(), addr) == 1;
+  const bool port_ok = !port.empty() && port.size() <= 5 &&
+                       port.find_first_not_of("0123456789") == std::string::npos && std::stoul(port) <= 65535;
+  if (!ip || !port_ok) {
+    return fmt::format("'{}' is not IP:PORT (e.g. 127.0.0.1:8787, [::1]:8787, 0.0.0.0:8787) or off", text);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
 
 namespace {
 
@@ -455,8 +484,13 @@ void read_cron(const YAML::Node& node, const EnvLookup& env, const std::vector<s
           entry.args = nlohmann::json{{"shell", *text}}.dump();
         } else if (key == "run") {
           ++actions;
-          if (text->rfind("source:", 0) != 0 || config.find_source(text->substr(7)) == nullptr) {
+          const SourceConfig* target = text->rfind("source:", 0) == 0 ? config.find_source(text->substr(7)) : nullptr;
+          if (target == nullptr) {
             diag.add(value.Mark(), fmt::format("{}.run: want source:<id> of a configured source, got '{}'", what, *text));
+            ok = false;
+          } else if (is_pushed_kind(target->type)) {
+            diag.add(value.Mark(), fmt::format("{}.run: source '{}' is a {}: it is pushed, not polled", what,
+                                               target->id, target->type));
             ok = false;
           }
           entry.worker = "poll";
@@ -683,6 +717,9 @@ Result<Config> parse_config(std::string_view text, const fs::path& path, const E
         if (!values.get("http").empty()) {
           serve.http = values.get("http");
           serve.http_explicit = true;
+          if (auto problem = check_listen_address(serve.http)) {
+            diag.add(node["http"].Mark(), fmt::format("serve.http: {}", *problem));
+          }
         }
         serve.http_max_connections =
             static_cast<std::size_t>(std::max<std::int64_t>(1, values.integer("http_max_connections")));

@@ -1,5 +1,6 @@
 #include "jobs/setup.hpp"
 
+#include "core/source.hpp"
 #include "core/store/store.hpp"
 #include "jobs/backoff.hpp"
 #include "jobs/worker.hpp"
@@ -162,6 +163,9 @@ core::Result<core::NewJob> new_job_from_json(const nlohmann::json& spec, core::U
 core::Result<std::size_t> seed_poll_jobs(const core::Config& config, core::Store& store, core::UnixMicros now) {
   std::vector<core::NewJob> jobs;
   for (const auto& source : config.sources) {
+    if (core::is_pushed_kind(source.type)) {
+      continue;  // webhooks are pushed, never polled
+    }
     auto state = store.poll_state(source.id);
     if (!state) {
       return tl::unexpected(state.error());

@@ -21,6 +21,26 @@ streams:
   muted: { title: Muted, sources: [quiet] }
 YAML
 printf '<rss version="2.0"><channel><title>t</title></channel></rss>' > feed.xml
+# Webhooks are pushed, never polled; a bad serve.http or time_field is a config error.
+status=0
+"$VIBE" poll deploys > poll.txt 2>&1 || status=$?
+expect_eq "vibe poll of a webhook" "$status" 2
+grep -q "source 'deploys' is a webhook: it is pushed to vibe serve, not polled" poll.txt || fail "poll: $(cat poll.txt)"
+cat > bad.yaml <<'YAML'
+version: 1
+serve:
+  http: localhost:80x
+sources:
+  w: { type: webhook, time_field: "at" }
+cron:
+  - { schedule: "* * * * *", run: "source:w" }
+YAML
+status=0
+"$VIBE" -c bad.yaml validate > bad.txt 2>&1 || status=$?
+expect_eq "bad config exit" "$status" 2
+grep -q "bad.yaml:3:9: serve.http: 'localhost:80x' is not IP:PORT" bad.txt || fail "serve.http: $(cat bad.txt)"
+grep -q "time_field: 'at' is not a JSON Pointer" bad.txt || fail "time_field: $(cat bad.txt)"
+grep -q "run: source 'w' is a webhook: it is pushed, not polled" bad.txt || fail "cron run: $(cat bad.txt)"
 start_serve
 "$VIBE" stream pause muted > /dev/null
 addr=$("$VIBE" status --json | json_get http)

@@ -574,7 +574,10 @@ Coordinator::PushCheck Coordinator::push_check(const std::string& source_id) {
   if (!it->second->pushed) {
     return PushCheck::not_pushed;
   }
-  return it->second->wanted && !m.stopping ? PushCheck::accept : PushCheck::paused;
+  if (m.stopping) {
+    return PushCheck::stopping;
+  }
+  return it->second->wanted ? PushCheck::accept : PushCheck::paused;
 }
 
 void Coordinator::pushed(const std::string& source_id, std::size_t new_events) {

@@ -72,7 +72,7 @@ public:
   Result<void> poll_now(const std::string& source_id) override;
 
   // Whether a pushed source (webhook) takes a request now.
-  enum class PushCheck { accept, unknown, not_pushed, paused };
+  enum class PushCheck { accept, unknown, not_pushed, paused, stopping };
   PushCheck push_check(const std::string& source_id);
   // Records that a request to pushed source `source_id` stored `new_events`.
   void pushed(const std::string& source_id, std::size_t new_events);

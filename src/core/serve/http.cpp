@@ -84,16 +84,32 @@ public:
     read_head();
   }
 
+  // Closes the connection now when it waits for a request, else once the
+  // response in the works is written.
   void close() {
     asio::post(m_stream.get_executor(), [self = shared_from_this()] {
-      boost::system::error_code ignored;
-      self->m_stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-      self->m_stream.close();
+      self->m_closing = true;
+      if (!self->m_busy) {
+        self->shut();
+      }
     });
   }
 
 private:
+  void shut() {
+    boost::system::error_code ignored;
+    m_stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    m_stream.close();
+  }
+
   void read_head() {
+    m_busy = false;
+    if (m_closing) {
+      shut();
+      return;
+    }
+    m_request = HttpRequest{};
+    m_started = std::chrono::steady_clock::now();
     m_parser.emplace();
     m_parser->header_limit(k_header_limit);
     m_stream.expires_after(m_server->limits.header_timeout);
@@ -117,6 +133,7 @@ private:
       return;
     }
     m_started = std::chrono::steady_clock::now();
+    m_busy = true;
     const auto& req = m_parser->get();
     m_request = HttpRequest{};
     m_request.method = std::string{req.method_string()};
@@ -194,9 +211,10 @@ private:
         self->m_stream.close();
         return;
       }
-      if (close) {
+      if (close || self->m_closing) {
         boost::system::error_code ignored;
         self->m_stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        self->m_busy = false;
         return;
       }
       self->read_head();
@@ -210,6 +228,8 @@ private:
   HttpRequest m_request;  // the one being read or handled
   std::string m_peer;
   bool m_keep_alive = true;
+  bool m_busy = false;     // between a request's head and its response written
+  bool m_closing = false;  // close_all(): no further requests
   std::chrono::steady_clock::time_point m_started;
 };
 

@@ -81,7 +81,8 @@ public:
   std::string local_address() const;
   // Stops accepting; open connections finish what they are doing.
   void stop_accepting();
-  // Closes every connection.
+  // Closes every connection: at once when it waits for a request, else once
+  // its response is written.
   void close_all();
   std::size_t connections() const;
 

@@ -91,13 +91,13 @@ std::optional<HttpResponse> HttpApi::head(const HttpRequest& request, std::uint6
     ++m_responses[{label, response.status}];
     return std::optional<HttpResponse>{std::move(response)};
   };
+  const auto config = m_deps.config();
+  const SourceConfig* source = config->find_source(id);
   if (request.method != "POST") {
     auto response = error(405, "method not allowed", "webhooks take POST");
     response.headers.emplace_back("Allow", "POST");
-    return refuse("-", std::move(response));
+    return refuse(source != nullptr ? id : "-", std::move(response));
   }
-  const auto config = m_deps.config();
-  const SourceConfig* source = config->find_source(id);
   if (source == nullptr) {
     return refuse("-", error(404, "unknown source", fmt::format("no source '{}' in {}", id, config->path.filename().string())));
   }
@@ -110,6 +110,11 @@ std::optional<HttpResponse> HttpApi::head(const HttpRequest& request, std::uint6
       return refuse(id, error(409, "not a webhook source",
                               fmt::format("source '{}' is of type {}; only webhook sources take POSTs", id,
                                           source->type)));
+    case Coordinator::PushCheck::stopping: {
+      auto response = error(503, "stopping", "vibe serve is shutting down");
+      response.headers.emplace_back("Retry-After", "1");
+      return refuse(id, std::move(response));
+    }
     case Coordinator::PushCheck::paused:
       return refuse(id, error(409, "stream not active",
                               fmt::format("source '{}' belongs only to paused or stopped streams; "
@@ -123,23 +128,6 @@ std::optional<HttpResponse> HttpApi::head(const HttpRequest& request, std::uint6
                                         content_type ? std::string{*content_type} : std::string{"none"})));
   }
   const webhook::Settings settings = webhook::settings_of(source->options);
-  if (settings.rate_limit) {
-    std::lock_guard lock{m_mutex};
-    const std::string rate = source->options.get("rate_limit");
-    auto& bucket = m_buckets[id];
-    if (!bucket || m_bucket_rates[id] != rate) {
-      bucket = std::make_unique<webhook::TokenBucket>(*settings.rate_limit);
-      m_bucket_rates[id] = rate;
-    }
-    if (const auto wait = bucket->take(now_micros())) {
-      const auto seconds = std::max<std::int64_t>(1, (wait->count() + 999) / 1000);
-      auto response = error(429, "too many requests",
-                            fmt::format("source '{}' takes {} (rate_limit); try again in {} s", id, rate, seconds));
-      response.headers.emplace_back("Retry-After", std::to_string(seconds));
-      ++m_responses[{id, 429}];
-      return response;
-    }
-  }
   body_limit = settings.max_body;
   return std::nullopt;
 }
@@ -169,6 +157,29 @@ void HttpApi::handle(HttpRequest request, Respond respond) {
   }
 }
 
+std::optional<HttpResponse> HttpApi::rate_limited(const std::string& id, const SourceConfig& source,
+                                                 const webhook::Settings& settings) {
+  if (!settings.rate_limit) {
+    return std::nullopt;
+  }
+  std::lock_guard lock{m_mutex};
+  const std::string& rate = source.options.get("rate_limit");
+  auto& bucket = m_buckets[id];
+  if (!bucket || m_bucket_rates[id] != rate) {
+    bucket = std::make_unique<webhook::TokenBucket>(*settings.rate_limit);
+    m_bucket_rates[id] = rate;
+  }
+  const auto wait = bucket->take(now_micros());
+  if (!wait) {
+    return std::nullopt;
+  }
+  const auto seconds = std::max<std::int64_t>(1, (wait->count() + 999) / 1000);
+  auto response = error(429, "too many requests",
+                        fmt::format("source '{}' takes {} (rate_limit); try again in {} s", id, rate, seconds));
+  response.headers.emplace_back("Retry-After", std::to_string(seconds));
+  return response;
+}
+
 void HttpApi::webhook(HttpRequest request, const std::string& id, Respond respond) {
   const auto config = m_deps.config();
   const SourceConfig* source = config->find_source(id);
@@ -182,6 +193,11 @@ void HttpApi::webhook(HttpRequest request, const std::string& id, Respond respon
   if (auto ok = webhook::verify(settings, request.headers, request.body, now); !ok) {
     m_deps.log->debug("webhook.unauthorized source={} peer={} reason={}", id, request.peer, ok.error().message);
     answer(id, error(401, "unauthorized", ok.error().message), respond);
+    return;
+  }
+  // The rate limit counts signed requests only: forged ones cannot use up the sender's allowance.
+  if (auto limited = rate_limited(id, *source, settings)) {
+    answer(id, std::move(*limited), respond);
     return;
   }
   std::string unique;

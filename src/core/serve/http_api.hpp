@@ -22,6 +22,7 @@ class Store;
 
 namespace webhook {
 class TokenBucket;
+struct Settings;
 }  // namespace webhook
 
 // What serve's HTTP endpoint answers (documented in vibe-serve(1)):
@@ -57,6 +58,9 @@ private:
   std::optional<HttpResponse> head(const HttpRequest& request, std::uint64_t& body_limit);
   void handle(HttpRequest request, Respond respond);
   void webhook(HttpRequest request, const std::string& source_id, Respond respond);
+  // A 429 when the source's rate_limit has no token left.
+  std::optional<HttpResponse> rate_limited(const std::string& id, const SourceConfig& source,
+                                           const webhook::Settings& settings);
   // Counts the response, then sends it.
   void answer(const std::string& source_label, HttpResponse response, const Respond& respond);
 

@@ -489,6 +489,12 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
     if (fresh->serve.shutdown_timeout != first_config->serve.shutdown_timeout) {
       restart_needed.emplace_back("serve.shutdown_timeout");
     }
+    if (fresh->serve.http != first_config->serve.http ||
+        fresh->serve.http_max_connections != first_config->serve.http_max_connections ||
+        fresh->serve.http_header_timeout != first_config->serve.http_header_timeout ||
+        fresh->serve.http_body_timeout != first_config->serve.http_body_timeout) {
+      restart_needed.emplace_back("serve.http");
+    }
     if (fresh->buffer.max_events != first_config->buffer.max_events ||
         fresh->buffer.max_delay != first_config->buffer.max_delay ||
         fresh->buffer.max_pending != first_config->buffer.max_pending) {
@@ -900,6 +906,8 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
   if (first_config->serve.http != "off") {
     if (auto ok = http.listen(first_config->serve.http); !ok) {
       if (first_config->serve.http_explicit) {
+        std::error_code ignored;
+        fs::remove(first_config->serve.socket, ignored);  // leave no socket nobody answers on
         return tl::unexpected(ok.error());
       }
       // The default address: serve runs on without HTTP rather than not at all.
@@ -983,6 +991,12 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
   jobs->stop(std::max(Millis{0}, left));
   writer.stop();  // answers the webhooks waiting for a commit
   http.close_all();
+  // Let those answers go out before the loop stops (bounded: a client that
+  // does not read its response is cut off).
+  for (const auto until = std::chrono::steady_clock::now() + Millis{2'000};
+       http.connections() > 0 && std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(Millis{10});
+  }
   const auto counters = writer.counters();
   log->info("serve.stopped events={} batches={}", counters.events, counters.batches);
 

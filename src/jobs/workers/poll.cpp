@@ -1,6 +1,7 @@
 #include "jobs/workers/builtin.hpp"
 
 #include "core/poller.hpp"
+#include "core/source.hpp"
 #include "core/store/store.hpp"
 
 #include <fmt/format.h>
@@ -36,6 +37,9 @@ public:
     const core::SourceConfig* config = m_deps.config->find_source(source);
     if (config == nullptr) {
       return Discard{fmt::format("no source named '{}' in {}", source, m_deps.config->path.string())};
+    }
+    if (core::is_pushed_kind(config->type)) {
+      return Discard{fmt::format("source '{}' is a {}: it is pushed to vibe serve, not polled", source, config->type)};
     }
     const std::string ids[] = {source};
     auto log = m_deps.logging != nullptr ? m_deps.logging->get("source." + config->type + "." + source) : context.log;
