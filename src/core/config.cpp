@@ -51,7 +51,8 @@ namespace {
 
 constexpr OptionSpec k_buffer_options[] = {
     {"max_events", OptionType::integer, "1000", "commit a batch once this many events wait"},
-    {"max_delay", OptionType::duration, "5ms", "commit a batch once its oldest event waited this long"},
+    {"max_delay", OptionType::delay, "5ms",
+     "commit a batch once its oldest event waited this long (0s: as soon as the previous commit ends)"},
     {"max_pending", OptionType::integer, "50000", "refuse ingest while more than this many events wait"},
 };
 

@@ -14,6 +14,7 @@ std::string_view option_type_name(OptionType type) {
     case OptionType::string: return "string";
     case OptionType::url: return "url";
     case OptionType::duration: return "duration";
+    case OptionType::delay: return "duration";
     case OptionType::integer: return "integer";
     case OptionType::boolean: return "boolean";
     case OptionType::rate: return "rate";
@@ -103,12 +104,13 @@ std::optional<std::string> check_option_value(OptionType type, std::string_view 
       }
       return std::nullopt;
     }
-    case OptionType::duration: {
+    case OptionType::duration:
+    case OptionType::delay: {
       auto d = parse_duration(text);
       if (!d) {
         return d.error().message;
       }
-      if (d->count() <= 0) {
+      if (d->count() < 0 || (d->count() == 0 && type == OptionType::duration)) {
         return fmt::format("duration '{}' must be greater than zero", text);
       }
       return std::nullopt;

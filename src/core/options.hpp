@@ -18,6 +18,7 @@ enum class OptionType {
   string,
   url,
   duration,
+  delay,  // a duration that may be zero ("0s", "0ms")
   integer,
   boolean,
   rate,  // "100/min", "5/s", "1000/h"; "" for no limit

@@ -19,8 +19,22 @@ stored() { "$VIBE" stats stream:builds --json | json_get total; }
 kill_at=$(python3 -c "import random; print(random.randint($N // 10, $N * 6 // 10))")
 passed_kill_point() { [ "$(stored)" -ge "$kill_at" ] || ! kill -0 "$ingest_pid" 2>/dev/null; }
 
+# The producer paces its lines (about 40,000 a second, so the run lasts ~5 s)
+# for the kill to land mid-way: ingest through serve is faster than that.
+cat > pace.py <<'PY'
+import sys, time
+rate, start = 40_000, time.monotonic()
+out = sys.stdout
+for i, line in enumerate(open(sys.argv[1])):
+    out.write(line)
+    if i % 1000 == 999:
+        out.flush()
+        ahead = (i + 1) / rate - (time.monotonic() - start)
+        if ahead > 0:
+            time.sleep(ahead)  # pacing the producer, not waiting for a result
+PY
 start_serve
-"$VIBE" ingest stream:builds --json < in.ndjson > first.json 2> first.err &
+python3 pace.py in.ndjson | "$VIBE" ingest stream:builds --json > first.json 2> first.err &
 ingest_pid=$!
 wait_until 50 passed_kill_point
 kill -9 "$SERVE_PID"

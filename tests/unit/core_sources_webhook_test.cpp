@@ -115,6 +115,13 @@ TEST_CASE("a body is one event per object; type, time and keys as configured") {
   CHECK((*many)[1].occurred_at == k_now);  // no time field: the receipt time
   CHECK((*many)[0].dedup_key == "u2#0");
   CHECK((*many)[1].dedup_key == "u2#1");
+  // Without a time_field an object is stored as it came (key order, spacing), checked all the same.
+  auto plain = events_from_body(Settings{}, "hooks", {}, " { \"b\": 1,  \"a\": [2] }\n", k_now, "u4");
+  REQUIRE(plain);
+  CHECK((*plain)[0].content == "{ \"b\": 1,  \"a\": [2] }");
+  CHECK((*plain)[0].occurred_at == k_now);
+  CHECK((*plain)[0].dedup_key == "u4");
+  CHECK_FALSE(events_from_body(Settings{}, "hooks", {}, "{\"a\":1} x", k_now, "u5"));
   auto empty = events_from_body(settings, "hooks", {}, "[]", k_now, "u3");
   REQUIRE(empty);
   CHECK(empty->empty());

@@ -371,6 +371,9 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
     return tl::unexpected(opened.error());
   }
   Store& store = **opened;
+  if (auto ok = store.checkpoint_in_background(); !ok) {
+    return tl::unexpected(ok.error());
+  }
   const UnixMicros started_at = now_micros();
   std::string http_address;  // where the HTTP endpoint listens; "" when it does not
   if (auto ok = store.open_sessions(started_at); !ok) {

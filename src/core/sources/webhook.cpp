@@ -177,6 +177,27 @@ std::optional<UnixMicros> time_of(const nlohmann::json& object, const std::strin
 Result<std::vector<Event>> events_from_body(const Settings& settings, const std::string& source_id,
                                             const Headers& headers, std::string_view body, UnixMicros now,
                                             const std::string& unique) {
+  std::string type = settings.type;
+  if (!settings.type_header.empty()) {
+    if (const auto value = find_header(headers, settings.type_header); value && !value->empty()) {
+      type = std::string{*value};
+    }
+  }
+  const std::optional<std::string> delivery = delivery_id(settings, headers);
+  const std::string& key = delivery ? *delivery : unique;
+  // The common case, one object and no time to pick out of it: checked
+  // without building a document, and stored as it came.
+  const auto first = body.find_first_not_of(" \t\r\n");
+  if (first != std::string_view::npos && body[first] == '{' && settings.time_field.empty() &&
+      nlohmann::json::accept(body)) {
+    Event event;
+    event.source_id = source_id;
+    event.type = type;
+    event.occurred_at = now;
+    event.content = std::string{body.substr(first, body.find_last_not_of(" \t\r\n") - first + 1)};
+    event.dedup_key = key;
+    return std::vector<Event>{std::move(event)};
+  }
   nlohmann::json parsed;
   try {
     parsed = nlohmann::json::parse(body);
@@ -191,14 +212,6 @@ Result<std::vector<Event>> events_from_body(const Settings& settings, const std:
   if (!many && !parsed.is_object()) {
     return fail(Errc::parse, fmt::format("expected a JSON object or an array of objects, got {}", parsed.type_name()));
   }
-  std::string type = settings.type;
-  if (!settings.type_header.empty()) {
-    if (const auto value = find_header(headers, settings.type_header); value && !value->empty()) {
-      type = std::string{*value};
-    }
-  }
-  const std::optional<std::string> delivery = delivery_id(settings, headers);
-  const std::string& key = delivery ? *delivery : unique;
   std::vector<Event> events;
   const std::size_t count = many ? parsed.size() : 1;
   events.reserve(count);

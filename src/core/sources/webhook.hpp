@@ -60,7 +60,9 @@ std::optional<std::string> delivery_id(const Settings& settings, const Headers& 
 // The events of a body: a JSON object is one event, an array of objects is
 // one per element (all or none). Type: the type_header's value, else
 // settings.type. occurred_at: the time_field (RFC 3339 text or epoch
-// seconds), else `now`. Dedup key: the delivery id (with "#<index>" for the
+// seconds), else `now`. Content: a single object's text as it came
+// (without the whitespace around it) unless a time_field is set, else each
+// object serialized. Dedup key: the delivery id (with "#<index>" for the
 // elements of an array), else `unique` (with "#<index>"), so a request
 // without a delivery id is never taken for another. Errors: Errc::parse with
 // the parser's message, for a 400.

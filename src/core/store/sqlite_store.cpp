@@ -1,13 +1,16 @@
 #include "core/store/sqlite_store.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "core/hash.hpp"
 
 #include <algorithm>
+#include <condition_variable>
 #include <mutex>
+#include <thread>
 
 namespace vibe::core {
 
@@ -182,7 +185,8 @@ Error storage_error(std::string_view what, const std::exception& e) {
 class SqliteStore final : public Store, public JobStore {
 public:
   explicit SqliteStore(const fs::path& path)
-      : m_db(path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX, 5000) {
+      : m_path(path),
+        m_db(path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX, 5000) {
     m_db.exec("PRAGMA journal_mode=WAL");
     m_db.exec("PRAGMA synchronous=NORMAL");
     m_db.exec("PRAGMA foreign_keys=ON");
@@ -208,6 +212,35 @@ public:
         "last_error = excluded.last_error, consecutive_failures = excluded.consecutive_failures, "
         "retry_not_before = excluded.retry_not_before, last_skipped = excluded.last_skipped, "
         "last_notes = excluded.last_notes");
+  }
+
+  ~SqliteStore() override {
+    if (m_checkpointer.joinable()) {
+      {
+        std::lock_guard lock{m_checkpoint_mutex};
+        m_checkpoint_stop = true;
+      }
+      m_checkpoint_wake.notify_one();
+      m_checkpointer.join();
+      sqlite3_wal_hook(m_db.getHandle(), nullptr, nullptr);
+    }
+  }
+
+  Result<void> checkpoint_in_background() override {
+    std::lock_guard lock{m_mutex};
+    if (m_checkpointer.joinable()) {
+      return {};
+    }
+    try {
+      m_checkpoint_db = std::make_unique<SQLite::Database>(m_path.string(), SQLite::OPEN_READWRITE, 5000);
+    } catch (const std::exception& e) {
+      return tl::unexpected(storage_error("open a connection for checkpoints", e));
+    }
+    // Replaces wal_autocheckpoint: after each commit SQLite tells the hook
+    // how many pages the WAL holds; past the threshold the thread checkpoints.
+    sqlite3_wal_hook(m_db.getHandle(), &SqliteStore::on_wal_commit, this);
+    m_checkpointer = std::thread([this] { run_checkpoints(); });
+    return {};
   }
 
   Result<void> sync_catalog(std::span<const CatalogSource> sources,
@@ -1094,8 +1127,49 @@ WHERE id = ?1 AND state = 'executing'
     return index;
   }
 
+  static constexpr int k_checkpoint_pages = 10'000;  // as wal_autocheckpoint was
+
+  // On the writer's thread, after a commit: wakes the checkpointer past the threshold.
+  static int on_wal_commit(void* self, sqlite3*, const char*, int pages) {
+    auto* store = static_cast<SqliteStore*>(self);
+    if (pages >= k_checkpoint_pages) {
+      {
+        std::lock_guard lock{store->m_checkpoint_mutex};
+        store->m_checkpoint_due = true;
+      }
+      store->m_checkpoint_wake.notify_one();
+    }
+    return SQLITE_OK;
+  }
+
+  void run_checkpoints() {
+    std::unique_lock lock{m_checkpoint_mutex};
+    for (;;) {
+      m_checkpoint_wake.wait(lock, [&] { return m_checkpoint_stop || m_checkpoint_due; });
+      if (m_checkpoint_stop) {
+        return;
+      }
+      m_checkpoint_due = false;
+      lock.unlock();
+      // PASSIVE: copies what it can without blocking the writer or readers.
+      int wal_pages = 0;
+      int copied = 0;
+      (void)sqlite3_wal_checkpoint_v2(m_checkpoint_db->getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &wal_pages,
+                                      &copied);
+      lock.lock();
+    }
+  }
+
+  fs::path m_path;
   std::mutex m_mutex;
   SQLite::Database m_db;
+  // Background checkpoints (checkpoint_in_background()).
+  std::unique_ptr<SQLite::Database> m_checkpoint_db;  // used by m_checkpointer only
+  std::mutex m_checkpoint_mutex;                       // guards the two flags
+  std::condition_variable m_checkpoint_wake;
+  bool m_checkpoint_due = false;
+  bool m_checkpoint_stop = false;
+  std::thread m_checkpointer;
   std::unique_ptr<SQLite::Statement> m_insert_event;  // guarded by m_mutex
   std::unique_ptr<SQLite::Statement> m_upsert_state;  // guarded by m_mutex
   std::unique_ptr<SQLite::Statement> m_insert_job;    // guarded by m_mutex; prepared on first use

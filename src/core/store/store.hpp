@@ -135,6 +135,12 @@ public:
   virtual Result<std::vector<std::int64_t>> event_ids(const std::string& source_id,
                                                       std::span<const std::string> dedup_keys) = 0;
 
+  // From now on, WAL checkpoints run on a thread of their own (with a
+  // connection of its own) instead of inside the commit that crosses the
+  // checkpoint threshold, so no commit waits for one. For long-running
+  // processes (vibe serve). A no-op for stores without a WAL.
+  virtual Result<void> checkpoint_in_background() { return {}; }
+
   // The job queue in the same database, sharing this store's connection.
   virtual JobStore& jobs() = 0;
 };
