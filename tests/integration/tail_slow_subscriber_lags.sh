@@ -3,14 +3,29 @@
 # event, and ingest is not slowed: it finishes while the slow one is stuck.
 # With a tiny buffer.max_pending, concurrent ingests are refused by the
 # writer (counted in vibe status), retry, and everything is stored once.
+# The producers are paced (2,000 lines a second each) so that the fast
+# subscriber can keep up even in a sanitizer build; a batch waits up to
+# 200 ms for more (max_delay), so chunks that come together overlap in the
+# writer and the later ones are refused.
 . "$(dirname "$0")/lib.sh"
 N=30000
 cat > vibe.yaml <<'YAML'
 version: 1
-buffer: { max_pending: 1500 }
+buffer: { max_events: 5000, max_delay: 200ms, max_pending: 800 }
 streams:
   builds: { title: "Builds" }
 YAML
+cat > pace.py <<'PY'
+import sys, time
+rate, start = int(sys.argv[2]), time.monotonic()
+for i, line in enumerate(open(sys.argv[1])):
+    sys.stdout.write(line)
+    if i % 500 == 499:
+        sys.stdout.flush()
+        ahead = (i + 1) / rate - (time.monotonic() - start)
+        if ahead > 0:
+            time.sleep(ahead)  # pacing the producer, not waiting for a result
+PY
 python3 - "$N" > in.ndjson <<'PY'
 import sys
 for i in range(int(sys.argv[1])):
@@ -50,14 +65,16 @@ fast_pid=$!
 two_sessions() { [ "$("$VIBE" status --json | json_get tail_sessions)" = 2 ]; }
 wait_until 10 two_sessions
 
-# Three ingests at once against max_pending 1500: the writer refuses some
+# Three ingests at once against max_pending 800: the writer refuses some
 # chunks; ingest waits and retries.
 split -n l/3 in.ndjson part.
 pids=()
 for p in part.aa part.ab part.ac; do
-  "$VIBE" ingest stream:builds --json < "$p" > "$p.json" &
+  python3 pace.py "$p" 2000 | "$VIBE" ingest stream:builds --json > "$p.json" &
   pids+=($!)
 done
+ingests_done() { for pid in "${pids[@]}"; do ! kill -0 "$pid" 2>/dev/null || return 1; done; }
+wait_until 60 ingests_done
 for pid in "${pids[@]}"; do
   wait "$pid" || fail "an ingest failed"
 done
@@ -68,9 +85,11 @@ done
 expect_eq "accepted" "$total" "$N"
 expect_eq "stored" "$("$VIBE" stats stream:builds --json | json_get total)" "$N"
 rejected=$("$VIBE" status --json | json_get writer.rejected)
-[ "$rejected" -gt 0 ] || fail "the writer refused nothing with max_pending 1500"
+[ "$rejected" -gt 0 ] || fail "the writer refused nothing with max_pending 800"
 
 # The fast subscriber got everything, once each.
+fast_done() { ! kill -0 "$fast_pid" 2>/dev/null; }
+wait_until 30 fast_done
 wait "$fast_pid" || fail "fast tail exited $?"
 python3 - fast.ndjson "$N" <<'PY' || fail "fast subscriber"
 import json, sys
