@@ -23,6 +23,10 @@ Settings signed_with(std::string secret) {
 TEST_CASE("HMAC-SHA256 matches the RFC 4231 test vector") {
   CHECK(hmac_sha256_hex("Jefe", "what do ya want for nothing?") ==
         "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  const HmacSha256Key key{"Jefe"};
+  CHECK(key.hex("what do ya want for nothing?") == hmac_sha256_hex("Jefe", "what do ya want for nothing?"));
+  CHECK(key.hex("") == hmac_sha256_hex("Jefe", ""));
+  CHECK(key.hex("a") != key.hex("b"));
   CHECK(equal_constant_time("abc", "abc"));
   CHECK_FALSE(equal_constant_time("abc", "abd"));
   CHECK_FALSE(equal_constant_time("abc", "abcd"));

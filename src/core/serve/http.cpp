@@ -26,6 +26,11 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
+// Concrete executor types (not the type-erased any_io_executor): each
+// connection's socket and timer run on a strand of the loop.
+using Strand = asio::strand<asio::io_context::executor_type>;
+using Socket = asio::basic_stream_socket<tcp, Strand>;
+using Stream = beast::basic_stream<tcp, Strand>;
 
 namespace {
 
@@ -60,7 +65,7 @@ namespace {
 
 class Session : public std::enable_shared_from_this<Session> {
 public:
-  Session(tcp::socket socket, std::shared_ptr<HttpServer::Impl> server)
+  Session(Socket socket, std::shared_ptr<HttpServer::Impl> server)
       : m_stream(std::move(socket)), m_server(std::move(server)) {
     ++m_server->open;
     boost::system::error_code ec;
@@ -221,7 +226,7 @@ private:
     });
   }
 
-  beast::tcp_stream m_stream;
+  Stream m_stream;
   beast::flat_buffer m_buffer;
   std::shared_ptr<HttpServer::Impl> m_server;
   std::optional<http::request_parser<http::string_body>> m_parser;
@@ -236,7 +241,8 @@ private:
 }  // namespace
 
 void HttpServer::Impl::accept() {
-  acceptor.async_accept(asio::make_strand(loop), [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+  acceptor.async_accept(asio::make_strand(loop.get_executor()), [self = shared_from_this()](beast::error_code ec,
+                                                                                            Socket socket) {
     if (ec == asio::error::operation_aborted || !self->acceptor.is_open()) {
       return;
     }

@@ -127,8 +127,7 @@ std::optional<HttpResponse> HttpApi::head(const HttpRequest& request, std::uint6
                             fmt::format("Content-Type must be application/json, got {}",
                                         content_type ? std::string{*content_type} : std::string{"none"})));
   }
-  const webhook::Settings settings = webhook::settings_of(source->options);
-  body_limit = settings.max_body;
+  body_limit = settings_for(config, *source)->max_body;
   return std::nullopt;
 }
 
@@ -155,6 +154,20 @@ void HttpApi::handle(HttpRequest request, Respond respond) {
     const std::string id = path.substr(k_webhooks.size());
     webhook(std::move(request), id, std::move(respond));
   }
+}
+
+std::shared_ptr<const webhook::Settings> HttpApi::settings_for(const std::shared_ptr<const Config>& config,
+                                                              const SourceConfig& source) {
+  std::lock_guard lock{m_mutex};
+  if (m_settings_config != config) {
+    m_settings.clear();
+    m_settings_config = config;
+  }
+  auto& settings = m_settings[source.id];
+  if (!settings) {
+    settings = std::make_shared<const webhook::Settings>(webhook::settings_of(source.options));
+  }
+  return settings;
 }
 
 std::optional<HttpResponse> HttpApi::rate_limited(const std::string& id, const SourceConfig& source,
@@ -188,7 +201,8 @@ void HttpApi::webhook(HttpRequest request, const std::string& id, Respond respon
            respond);
     return;
   }
-  const webhook::Settings settings = webhook::settings_of(source->options);
+  const auto cached = settings_for(config, *source);
+  const webhook::Settings& settings = *cached;
   const UnixMicros now = now_micros();
   if (auto ok = webhook::verify(settings, request.headers, request.body, now); !ok) {
     m_deps.log->debug("webhook.unauthorized source={} peer={} reason={}", id, request.peer, ok.error().message);

@@ -61,6 +61,9 @@ private:
   // A 429 when the source's rate_limit has no token left.
   std::optional<HttpResponse> rate_limited(const std::string& id, const SourceConfig& source,
                                            const webhook::Settings& settings);
+  // The source's settings, made once per config (with its HMAC key set up).
+  std::shared_ptr<const webhook::Settings> settings_for(const std::shared_ptr<const Config>& config,
+                                                        const SourceConfig& source);
   // Counts the response, then sends it.
   void answer(const std::string& source_label, HttpResponse response, const Respond& respond);
 
@@ -70,6 +73,8 @@ private:
   std::map<std::string, std::string> m_bucket_rates;                       // the rate each was made for
   std::map<std::pair<std::string, int>, std::uint64_t> m_responses;
   std::uint64_t m_unique = 0;  // for keys of deliveries without an id
+  std::shared_ptr<const Config> m_settings_config;  // the config m_settings were made from
+  std::map<std::string, std::shared_ptr<const webhook::Settings>> m_settings;
 };
 
 }  // namespace vibe::core

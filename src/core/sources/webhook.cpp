@@ -48,6 +48,9 @@ std::optional<std::string> check(const OptionValues& options) {
 Settings settings_of(const OptionValues& options) {
   Settings settings;
   settings.secret = options.get("secret");
+  if (!settings.secret.empty()) {
+    settings.key = std::make_shared<const HmacSha256Key>(settings.secret);
+  }
   settings.signature_header = options.get("signature_header");
   settings.type = options.get("event_type");
   settings.type_header = options.get("type_header");
@@ -122,7 +125,11 @@ Result<void> verify(const Settings& settings, const Headers& headers, std::strin
   if (!settings.signature_header.empty()) {
     names.insert(names.begin(), settings.signature_header);
   }
-  const std::string expected = hmac_sha256_hex(settings.secret, covered);
+  const std::string expected =
+      settings.key != nullptr ? settings.key->hex(covered) : hmac_sha256_hex(settings.secret, covered);
+  if (expected.empty()) {
+    return fail(Errc::usage, "cannot compute signatures (OpenSSL failed)");
+  }
   bool present = false;
   for (const auto name : names) {
     if (const auto value = find_header(headers, name)) {

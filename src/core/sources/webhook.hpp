@@ -2,9 +2,11 @@
 
 #include "core/error.hpp"
 #include "core/event.hpp"
+#include "core/hash.hpp"
 #include "core/options.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,6 +26,7 @@ std::optional<std::string> check(const OptionValues& options);
 
 struct Settings {
   std::string secret;              // "" = requests need no signature
+  std::shared_ptr<const HmacSha256Key> key;  // the secret, set up for HMACs (settings_of() makes it)
   std::string signature_header;    // another header with the signature ("" = none)
   std::string type;                // event type (event_type) when type_header gives none
   std::string type_header;         // "" = none
