@@ -255,16 +255,20 @@ void IngestSink::send_to_serve(InFlight& item, bool retry) {
   item.refused = false;
   item.awaiting = true;
   if (auto sent = m_conn->send(header, item.chunk.text); !sent) {
-    // The connection broke: every chunk still waiting for an answer is lost
-    // with it and goes again (or to the store).
-    for (auto& other : m_in_flight) {
-      if (other.awaiting) {
-        other.awaiting = false;
-        other.refused = true;
-      }
-    }
-    m_conn_broken = true;
+    connection_lost();
   }
+}
+
+void IngestSink::connection_lost() {
+  // Every chunk still waiting for an answer is lost with the connection and
+  // goes again (or to the store).
+  for (auto& item : m_in_flight) {
+    if (item.awaiting) {
+      item.awaiting = false;
+      item.refused = true;
+    }
+  }
+  m_conn_broken = true;
 }
 
 void IngestSink::write_locally(InFlight& item) {
@@ -380,14 +384,7 @@ Result<void> IngestSink::read_serve_reply(bool wait, bool& got) {
   auto item = std::find_if(m_in_flight.begin(), m_in_flight.end(), [](const InFlight& i) { return i.awaiting; });
   auto line = m_conn->next_line(wait ? k_reply_timeout : Millis{0});
   if (!line) {
-    // Broken connection (serve gone, or dying): whatever had no answer goes again.
-    for (auto& other : m_in_flight) {
-      if (other.awaiting) {
-        other.awaiting = false;
-        other.refused = true;
-      }
-    }
-    m_conn_broken = true;
+    connection_lost();  // serve gone, or dying
     got = true;
     return {};
   }

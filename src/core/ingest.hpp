@@ -132,6 +132,7 @@ private:
   Result<void> open_store();
   void send_to_serve(InFlight& item, bool retry);
   void write_locally(InFlight& item);
+  void connection_lost();  // m_conn broke: the chunks it owed answers for are to be sent again
   // Settles the oldest chunk (waiting for it when `wait`); false if it was not done and `wait` is false.
   Result<bool> settle_front(bool wait, const OnOutcome& on_outcome);
   Result<void> read_serve_reply(bool wait, bool& got);

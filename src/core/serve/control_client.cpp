@@ -183,12 +183,11 @@ Result<nlohmann::json> reply_result(const nlohmann::json& reply) {
 }
 
 Result<ControlStream> ControlStream::open(const std::filesystem::path& socket, const nlohmann::json& request) {
-  auto fd = connect_socket(socket);
-  if (!fd) {
-    return tl::unexpected(fd.error());
+  auto stream = connect(socket);
+  if (!stream) {
+    return stream;
   }
-  ControlStream stream{*fd};
-  if (auto sent = send_line(*fd, request); !sent) {
+  if (auto sent = stream->send(request); !sent) {
     return tl::unexpected(sent.error());
   }
   return stream;
