@@ -9,6 +9,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <functional>
+#include <optional>
 #include <tuple>
 #include <cstdlib>
 #include <fstream>
@@ -76,7 +78,13 @@ constexpr OptionSpec k_stream_options[] = {
     {"sources", OptionType::string, "", "ids of the sources on this timeline"},
 };
 
-const std::vector<std::string> k_top_level_keys = {"version", "data_dir", "store",  "buffer", "serve",
+constexpr OptionSpec k_fetch_options[] = {
+    {"per_host", OptionType::integer, "2", "HTTP requests in flight to one host (scheme, name, port) at once"},
+    {"host_spacing", OptionType::delay, "0s", "least time between the starts of two requests to one host"},
+    {"ca_bundle", OptionType::string, "", "PEM file of CA certificates to trust for https (default: the system's)"},
+};
+
+const std::vector<std::string> k_top_level_keys = {"version", "data_dir", "store",  "buffer", "serve", "fetch",
                                                    "sources", "streams",  "queues", "cron"};
 // Keys DESIGN.md §3 sketches that this version does not implement yet. Naming
 // them apart from typos tells the user the file is not wrong, vibe is behind.
@@ -204,6 +212,109 @@ std::string resolve_file_url(const fs::path& base_dir, const std::string& url) {
   return "file://" + resolve_path(base_dir, url.substr(5)).string();
 }
 
+// A plain (unquoted) YAML scalar as the JSON value it reads as: null,
+// true/false, a number, else a string. Quoted scalars stay strings.
+nlohmann::json typed_scalar(const YAML::Node& node, const std::string& text) {
+  if (node.Tag() == "!") {
+    return text;
+  }
+  if (text == "null" || text == "~" || text.empty()) {
+    return nullptr;
+  }
+  if (auto b = parse_bool(text)) {
+    return *b;
+  }
+  auto number = nlohmann::json::parse(text, nullptr, false);
+  if (!number.is_discarded() && number.is_number()) {
+    return number;
+  }
+  return text;
+}
+
+// A list, map or json option's YAML as JSON: with ${VAR} expanded (for use)
+// or as written (for display). Mistakes go to `diag` (only when expanding,
+// so each is reported once).
+std::optional<nlohmann::json> structured_option(const YAML::Node& node, OptionType type, const std::string& where,
+                                                const EnvLookup& env, Diagnostics& diag, bool expand) {
+  Diagnostics quiet{""};
+  Diagnostics& d = expand ? diag : quiet;
+  auto scalar_text = [&](const YAML::Node& n) {
+    return expand ? expand_env(n.Scalar(), n.Mark(), env, d) : n.Scalar();
+  };
+  auto expect = [&](const YAML::Node& n, const char* wanted) {
+    d.add(n.Mark(), fmt::format("{}: expected {}, got {}", where, wanted, node_kind(n)));
+    return std::nullopt;
+  };
+  switch (type) {
+    case OptionType::list: {
+      nlohmann::json out = nlohmann::json::array();
+      if (node.IsScalar()) {
+        out.push_back(scalar_text(node));
+        return out;
+      }
+      if (!node.IsSequence()) {
+        return expect(node, "a list of strings");
+      }
+      for (const auto& item : node) {
+        if (!item.IsScalar()) {
+          return expect(item, "a string");
+        }
+        out.push_back(scalar_text(item));
+      }
+      return out;
+    }
+    case OptionType::map: {
+      nlohmann::json out = nlohmann::json::object();
+      if (!node.IsMap()) {
+        return expect(node, "a mapping of names to strings");
+      }
+      for (const auto& kv : node) {
+        if (!kv.second.IsScalar()) {
+          return expect(kv.second, "a string");
+        }
+        out[kv.first.Scalar()] = scalar_text(kv.second);
+      }
+      return out;
+    }
+    default: {
+      std::function<std::optional<nlohmann::json>(const YAML::Node&, int)> convert =
+          [&](const YAML::Node& n, int depth) -> std::optional<nlohmann::json> {
+        if (depth > 64) {
+          d.add(n.Mark(), fmt::format("{}: nested too deeply", where));
+          return std::nullopt;
+        }
+        if (n.IsScalar()) {
+          return typed_scalar(n, scalar_text(n));
+        }
+        if (n.IsNull()) {
+          return nlohmann::json(nullptr);
+        }
+        if (n.IsSequence()) {
+          nlohmann::json out = nlohmann::json::array();
+          for (const auto& item : n) {
+            auto v = convert(item, depth + 1);
+            if (!v) {
+              return std::nullopt;
+            }
+            out.push_back(std::move(*v));
+          }
+          return out;
+        }
+        nlohmann::json out = nlohmann::json::object();
+        for (const auto& kv : n) {
+          auto v = convert(kv.second, depth + 1);
+          if (!v) {
+            return std::nullopt;
+          }
+          out[kv.first.Scalar()] = std::move(*v);
+        }
+        return out;
+      };
+      return convert(node, 0);
+    }
+  }
+}
+
 // Checks the keys of `node` (a mapping) against `table` and fills `out` with
 // every row's value or default. `what` names the block in messages.
 void read_options(const YAML::Node& node, std::span<const OptionSpec> table, std::string_view what,
@@ -226,6 +337,15 @@ void read_options(const YAML::Node& node, std::span<const OptionSpec> table, std
       diag.add(kv.first.Mark(), fmt::format("{}: unknown key '{}'{}", what, key, did_you_mean(key, names)));
       continue;
     }
+    if (row->type == OptionType::list || row->type == OptionType::map || row->type == OptionType::json) {
+      const std::string where = fmt::format("{}.{}", what, key);
+      auto value = structured_option(kv.second, row->type, where, env, diag, true);
+      auto display = structured_option(kv.second, row->type, where, env, diag, false);
+      if (value && display) {
+        out.set(key, OptionValue{value->dump(), display->dump()});
+      }
+      continue;
+    }
     if (!kv.second.IsScalar()) {
       diag.add(kv.second.Mark(), fmt::format("{}.{}: expected a {}, got {}", what, key,
                                              option_type_name(row->type), node_kind(kv.second)));
@@ -235,6 +355,8 @@ void read_options(const YAML::Node& node, std::span<const OptionSpec> table, std
     std::string value = expand_env(raw, kv.second.Mark(), env, diag);
     if (row->type == OptionType::url) {
       value = resolve_file_url(base_dir, value);
+    } else if (row->type == OptionType::path && !value.empty()) {
+      value = resolve_path(base_dir, value).string();
     }
     if (auto problem = check_option_value(row->type, value)) {
       // Never echo an expanded secret: report the text as written.
@@ -693,6 +815,21 @@ Result<Config> parse_config(std::string_view text, const fs::path& path, const E
         config.buffer.max_events = static_cast<std::size_t>(std::max<std::int64_t>(1, values.integer("max_events")));
         config.buffer.max_delay = values.duration("max_delay");
         config.buffer.max_pending = static_cast<std::size_t>(std::max<std::int64_t>(1, values.integer("max_pending")));
+      }
+    }
+  }
+  if (const YAML::Node node = root["fetch"]) {
+    if (!node.IsMap()) {
+      diag.add(node.Mark(), fmt::format("fetch: expected a mapping, got {}", node_kind(node)));
+    } else {
+      OptionValues values;
+      read_options(node, k_fetch_options, "fetch", {}, env, base_dir, diag, values);
+      if (values.all().size() == std::size(k_fetch_options)) {
+        config.fetch.per_host = static_cast<int>(std::clamp<std::int64_t>(values.integer("per_host"), 1, 1000));
+        config.fetch.host_spacing = values.duration("host_spacing");
+        if (!values.get("ca_bundle").empty()) {
+          config.fetch.ca_bundle = resolve_path(base_dir, values.get("ca_bundle"));
+        }
       }
     }
   }

@@ -41,6 +41,13 @@ struct BufferConfig {
   std::size_t max_pending = 50'000;
 };
 
+// Politeness and trust for every HTTP fetch (the `fetch:` block).
+struct FetchConfig {
+  int per_host = 2;                  // requests in flight to one host
+  Millis host_spacing{0};            // between the starts of two requests to one host
+  std::filesystem::path ca_bundle;   // empty: the system's CA store
+};
+
 // How `vibe serve` runs (the `serve:` block).
 struct ServeConfig {
   std::filesystem::path socket;           // absolute; default data_dir/vibe.sock
@@ -78,6 +85,7 @@ struct Config {
   std::string store;               // as written, e.g. "sqlite:.vibe/vibe.db"
   std::filesystem::path sqlite_path;  // absolute
   BufferConfig buffer;
+  FetchConfig fetch;
   ServeConfig serve;
   std::vector<SourceConfig> sources;  // in file order
   std::vector<StreamConfig> streams;  // in file order

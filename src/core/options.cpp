@@ -19,6 +19,11 @@ std::string_view option_type_name(OptionType type) {
     case OptionType::boolean: return "boolean";
     case OptionType::rate: return "rate";
     case OptionType::size: return "size";
+    case OptionType::path: return "path";
+    case OptionType::interval: return "interval";
+    case OptionType::list: return "list";
+    case OptionType::map: return "map";
+    case OptionType::json: return "JSON value";
   }
   return "?";
 }
@@ -135,6 +140,31 @@ std::optional<std::string> check_option_value(OptionType type, std::string_view 
         return size.error().message;
       }
       return std::nullopt;
+    case OptionType::path:
+      if (text.empty()) {
+        return "expected a path";
+      }
+      return std::nullopt;
+    case OptionType::interval:
+      if (text == "auto") {
+        return std::nullopt;
+      }
+      return check_option_value(OptionType::duration, text);
+    case OptionType::list:
+    case OptionType::map:
+    case OptionType::json: {
+      const auto value = nlohmann::json::parse(text, nullptr, false);
+      if (value.is_discarded()) {
+        return fmt::format("'{}' is not valid JSON", text);
+      }
+      if (type == OptionType::list && !value.is_array()) {
+        return "expected a list";
+      }
+      if (type == OptionType::map && !value.is_object()) {
+        return "expected a mapping";
+      }
+      return std::nullopt;
+    }
   }
   return std::nullopt;
 }
@@ -177,6 +207,12 @@ std::uint64_t OptionValues::size(std::string_view name) const {
   const auto s = parse_size(get(name));
   assert(s);
   return *s;
+}
+
+nlohmann::json OptionValues::json(std::string_view name) const {
+  auto value = nlohmann::json::parse(get(name), nullptr, false);
+  assert(!value.is_discarded());
+  return value;
 }
 
 bool OptionValues::boolean(std::string_view name) const {

@@ -2,6 +2,8 @@
 
 #include "core/duration.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -23,6 +25,11 @@ enum class OptionType {
   boolean,
   rate,  // "100/min", "5/s", "1000/h"; "" for no limit
   size,  // bytes: "1048576", "512KiB", "1MiB", "2MB"
+  path,      // a file path; relative paths are resolved against the config file's directory
+  interval,  // a poll interval: a duration, or "auto" (adaptive between every_min and every_max)
+  list,      // a YAML sequence of strings (or one string); held as a JSON array
+  map,       // a YAML mapping of strings to strings; held as a JSON object
+  json,      // any YAML value (an object, a list, a scalar); held as JSON
 };
 
 // A rate limit: `count` events per `per`.
@@ -71,6 +78,8 @@ public:
   bool boolean(std::string_view name) const;
   std::optional<Rate> rate(std::string_view name) const;  // nullopt: no limit ("")
   std::uint64_t size(std::string_view name) const;
+  // For list, map and json options: the value parsed (secrets expanded).
+  nlohmann::json json(std::string_view name) const;
 
   const std::map<std::string, OptionValue, std::less<>>& all() const { return m_values; }
 

@@ -3,6 +3,7 @@
 #include "core/config.hpp"
 #include "core/error.hpp"
 #include "core/event.hpp"
+#include "core/source.hpp"
 
 #include <spdlog/logger.h>
 
@@ -27,6 +28,14 @@ enum class PollOutcome { ok, not_modified, deferred, failed, crashed };
 
 std::string_view outcome_name(PollOutcome outcome);
 
+// One HTTP request of a poll, for reports (`vibe source test`).
+struct RequestReport {
+  std::string url;     // display form: no secrets
+  std::string method;
+  long status = 0;     // 0: no response (see the poll's error)
+  std::chrono::microseconds elapsed{0};
+};
+
 // What one source's poll did.
 struct SourceReport {
   std::string source_id;
@@ -38,6 +47,9 @@ struct SourceReport {
   std::string error;                 // set when failed (or deferred: why)
   std::vector<std::string> notes;    // skipped items and warnings
   std::chrono::microseconds elapsed{0};
+  std::vector<RequestReport> requests;
+  UnixMicros not_before = 0;         // no poll before this (rate limit, Retry-After, Cache-Control)
+  PollState next;                    // what the next poll starts from (ETag, memo: cursors, offsets)
 };
 
 struct PollReport {
@@ -54,7 +66,9 @@ enum class DryRun { no, yes };
 // `writer` commits each source's events together with its new state; counts
 // are final only after commit. With DryRun::yes nothing is read from or
 // written to the store (both may be null) and the parsed events are returned.
-// A source whose server asked to wait (Retry-After) is `deferred` until then.
+// A poll is every request a source asks for (pages, endpoints): any failure
+// fails it all and nothing of it is stored. A source whose server asked to
+// wait (Retry-After, a spent rate limit) is `deferred` until then.
 // Errors: Errc::usage for an unknown source id; per-source failures are in
 // the report, not an Error.
 // `progress`, when set, is called on the calling thread after each fetch

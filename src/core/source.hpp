@@ -5,6 +5,9 @@
 #include "core/net/fetch.hpp"
 #include "core/options.hpp"
 
+#include <nlohmann/json.hpp>
+
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <span>
@@ -21,31 +24,55 @@ struct PollState {
   UnixMicros last_success_at = 0;
   std::string last_error;          // empty after a success
   std::int64_t consecutive_failures = 0;
-  UnixMicros retry_not_before = 0;  // set from Retry-After on 429/503
+  UnixMicros retry_not_before = 0;  // no poll before this (Retry-After, rate limits, Cache-Control)
+  std::string memo;                 // what the source keeps besides (JSON it owns; "" at first)
 };
 
-// The result of one poll: new candidate events (dedup happens in the store)
-// and items the source dropped, each with a reason.
+// The result of one response (or one local poll): new candidate events
+// (dedup happens in the store), items the source dropped with a reason, and
+// more requests that belong to the same poll (the next page).
 struct Poll {
   std::vector<Event> events;
   std::vector<std::string> skipped;
   std::vector<std::string> warnings;
+  std::vector<FetchRequest> more;
 };
 
-// One configured HTTP pull source. The engine owns the network, timers,
-// retries and storage: a source only says what to fetch and turns a response
-// body into events. Implementations are pure and need no locking; the engine
-// calls one source from one thread at a time.
+// What one poll carries from request to request. `state` is what the store
+// held before the poll; `etag`, `last_modified` and `memo` start from it, a
+// source changes them as it learns, and they are stored, with the events,
+// only when every part of the poll succeeded.
+struct PollContext {
+  const PollState& state;
+  std::string etag;
+  std::string last_modified;
+  nlohmann::json memo;  // the stored memo parsed; null when there is none
+};
+
+// One configured pull source. The engine owns the network, timers, retries,
+// rate limits and storage: a source says what to fetch and turns responses
+// into events. HTTP kinds implement requests() and parse(); local kinds
+// (command, file) implement poll_local(). Implementations need no locking;
+// the engine calls one source from one thread at a time.
 class Source {
 public:
   virtual ~Source() = default;
 
-  // The request for the next poll, conditional on what `state` remembers.
-  virtual FetchRequest request(const PollState& state) const = 0;
+  virtual bool is_local() const { return false; }
 
-  // Turns a 200 response into events. `fetched_at` stands in for items
-  // without a date. Errors (Errc::parse) mean nothing from this body is stored.
-  virtual Result<Poll> parse(const FetchResponse& response, UnixMicros fetched_at) const = 0;
+  // HTTP kinds: the first requests of a poll.
+  virtual std::vector<FetchRequest> requests(PollContext& context) const;
+
+  // HTTP kinds: one response with a 2xx status (a 304 never comes here: the
+  // engine counts it as "not modified" for that request). `fetched_at`
+  // stands in for items without a date. An error (Errc::parse) fails the
+  // whole poll: nothing of it is stored.
+  virtual Result<Poll> parse(const FetchRequest& request, const FetchResponse& response, PollContext& context,
+                             UnixMicros fetched_at) const;
+
+  // Local kinds: one poll, on the calling thread; `cancel`, when set and
+  // turned true, ends it early (serve's shutdown).
+  virtual Result<Poll> poll_local(PollContext& context, UnixMicros now, const std::atomic<bool>* cancel) const;
 };
 
 // Everything a factory gets: the source's id and its checked options.
@@ -68,6 +95,20 @@ struct SourceKind {
   SourceFactory make;          // nullptr: a pushed kind (webhook), never polled
   SourceCheck check = nullptr;
 };
+
+// A source's poll interval: `every`, or with `every: auto` one that adapts
+// between every_min and every_max: halved after a poll with new events,
+// grown by half after a poll without.
+struct PollInterval {
+  bool adaptive = false;
+  Millis fixed{0};
+  Millis min{0};
+  Millis max{0};
+
+  Millis initial() const { return adaptive ? min : fixed; }
+  Millis next(Millis current, std::size_t new_events) const;
+};
+PollInterval poll_interval(const OptionValues& options);
 
 // The one list of source kinds (src/core/sources/registry.cpp).
 std::span<const SourceKind> source_kinds();

@@ -172,7 +172,7 @@ core::Result<std::size_t> seed_poll_jobs(const core::Config& config, core::Store
     }
     core::UnixMicros due = now;
     if (state->last_poll_at > 0) {
-      due = std::max(now, state->last_poll_at + micros(source.options.duration("every")));
+      due = std::max(now, state->last_poll_at + micros(core::poll_interval(source.options).initial()));
     }
     due = std::max(due, state->retry_not_before);
     jobs.push_back(poll_job(source.id, due));

@@ -18,11 +18,11 @@ class ThrowingSource final : public Source {
 public:
   explicit ThrowingSource(SourceSpec spec) : m_spec(std::move(spec)) {}
 
-  FetchRequest request(const PollState&) const override {
+  std::vector<FetchRequest> requests(PollContext&) const override {
     throw std::runtime_error(m_spec.options.get("message"));
   }
 
-  Result<Poll> parse(const FetchResponse&, UnixMicros) const override {
+  Result<Poll> parse(const FetchRequest&, const FetchResponse&, PollContext&, UnixMicros) const override {
     throw std::runtime_error(m_spec.options.get("message"));
   }
 

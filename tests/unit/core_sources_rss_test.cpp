@@ -70,7 +70,10 @@ TEST_SUITE("core::sources::rss") {
     PollState state;
     state.etag = "\"v1\"";
     state.last_modified = "Tue, 10 Jun 2003 04:00:00 GMT";
-    const FetchRequest request = source->request(state);
+    PollContext context{state, state.etag, state.last_modified, nullptr};
+    const auto requests = source->requests(context);
+    REQUIRE(requests.size() == 1);
+    const FetchRequest& request = requests.front();
     CHECK(request.url == "https://feeds.example/rss.xml");
     CHECK(request.etag == "\"v1\"");
     CHECK(request.last_modified == state.last_modified);
@@ -82,7 +85,9 @@ TEST_SUITE("core::sources::rss") {
     FetchResponse response;
     response.status = 200;
     response.body = vibe::test::read_fixture("feeds/samples/rss2_bad_items.xml");
-    auto poll = source->parse(response, 1);
+    PollState state;
+    PollContext context{state, "", "", nullptr};
+    auto poll = source->parse(FetchRequest{}, response, context, 1);
     REQUIRE(poll);
     CHECK(poll->events.size() == 4);
     CHECK(poll->skipped.size() == 1);
@@ -94,7 +99,9 @@ TEST_SUITE("core::sources::rss") {
     FetchResponse response;
     response.status = 200;
     response.body = vibe::test::read_fixture("feeds/samples/rss2_truncated.xml");
-    auto poll = source->parse(response, 1);
+    PollState state;
+    PollContext context{state, "", "", nullptr};
+    auto poll = source->parse(FetchRequest{}, response, context, 1);
     REQUIRE(!poll);
     CHECK(poll.error().code == Errc::parse);
     CHECK(poll.error().message.rfind("source hn: ", 0) == 0);

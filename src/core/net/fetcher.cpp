@@ -10,6 +10,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <deque>
+#include <map>
 #include <cctype>
 #include <memory>
 #include <mutex>
@@ -38,18 +40,6 @@ std::string trim(std::string_view s) {
     s.remove_suffix(1);
   }
   return std::string{s};
-}
-
-bool iequals_prefix(std::string_view line, std::string_view name) {
-  if (line.size() <= name.size() || line[name.size()] != ':') {
-    return false;
-  }
-  for (std::size_t i = 0; i < name.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(line[i])) != name[i]) {
-      return false;
-    }
-  }
-  return true;
 }
 
 struct Transfer {
@@ -89,15 +79,28 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
     t->response.etag.clear();
     t->response.last_modified.clear();
     t->response.content_type.clear();
+    t->response.headers.clear();
     t->retry_after.clear();
-  } else if (iequals_prefix(line, "etag")) {
-    t->response.etag = trim(line.substr(5));
-  } else if (iequals_prefix(line, "last-modified")) {
-    t->response.last_modified = trim(line.substr(14));
-  } else if (iequals_prefix(line, "content-type")) {
-    t->response.content_type = trim(line.substr(13));
-  } else if (iequals_prefix(line, "retry-after")) {
-    t->retry_after = trim(line.substr(12));
+    return size * count;
+  }
+  const auto colon = line.find(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return size * count;  // the blank line that ends the head, or a malformed line
+  }
+  std::string name{line.substr(0, colon)};
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::string value = trim(line.substr(colon + 1));
+  if (name == "etag") {
+    t->response.etag = value;
+  } else if (name == "last-modified") {
+    t->response.last_modified = value;
+  } else if (name == "content-type") {
+    t->response.content_type = value;
+  } else if (name == "retry-after") {
+    t->retry_after = value;
+  }
+  if (t->response.headers.size() < 200) {  // a server sending thousands of headers gets the first 200 kept
+    t->response.headers.emplace_back(std::move(name), std::move(value));
   }
   return size * count;
 }
@@ -145,9 +148,31 @@ std::unique_ptr<Transfer> start(std::size_t index, const FetchRequest& request) 
   if (request.max_bytes > 0) {
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(request.max_bytes));
   }
-  t->headers = curl_slist_append(t->headers,
-                                 "Accept: application/rss+xml, application/atom+xml, application/feed+json, "
-                                 "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8");
+  if (!request.accept.empty()) {
+    t->headers = curl_slist_append(t->headers, ("Accept: " + request.accept).c_str());
+  }
+  for (const auto& [name, value] : request.headers) {
+    // "Name;" is how libcurl sends a header with an empty value.
+    const std::string line = value.empty() ? name + ";" : name + ": " + value;
+    t->headers = curl_slist_append(t->headers, line.c_str());
+  }
+  if (request.method != "GET" || !request.body.empty()) {
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+  }
+  if (!request.body.empty() || request.method == "POST") {
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, request.body.c_str());
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+    // A body to re-send is not what a redirect should do with it: keep the method.
+    curl_easy_setopt(e, CURLOPT_POSTREDIR, static_cast<long>(CURL_REDIR_POST_ALL));
+  }
+  if (!request.username.empty()) {
+    curl_easy_setopt(e, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+    curl_easy_setopt(e, CURLOPT_USERNAME, request.username.c_str());
+    curl_easy_setopt(e, CURLOPT_PASSWORD, request.password.c_str());
+  }
+  if (!request.ca_bundle.empty()) {
+    curl_easy_setopt(e, CURLOPT_CAINFO, request.ca_bundle.c_str());
+  }
   if (!request.etag.empty()) {
     t->headers = curl_slist_append(t->headers, ("If-None-Match: " + request.etag).c_str());
   }
@@ -177,7 +202,7 @@ Result<FetchResponse> finish(Transfer& t, CURLcode code) {
   response.status = status == 0 ? 200 : status;  // file: URLs have no status
   response.effective_url = effective != nullptr ? effective : t.request->url;
   response.elapsed = std::chrono::microseconds{total_us};
-  if (status == 429 || status == 503) {
+  if (status == 429 || status == 503 || status == 403) {
     response.retry_after = parse_retry_after(t.retry_after);
   }
   return response;
@@ -226,30 +251,140 @@ std::string redact_url(std::string_view url) {
   return out;
 }
 
+namespace {
+
+// The process-wide per-host limits (set from the config's `fetch:` block).
+class HostGate {
+public:
+  void configure(HostLimits limits) {
+    std::lock_guard lock{m_mutex};
+    m_limits = limits;
+  }
+
+  HostLimits limits() const {
+    std::lock_guard lock{m_mutex};
+    return m_limits;
+  }
+
+  // Takes a slot for `host` if it has one free and its spacing has passed.
+  bool try_acquire(const std::string& host) {
+    if (host.empty()) {
+      return true;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock{m_mutex};
+    Host& h = m_hosts[host];
+    if (h.in_flight >= std::max(1, m_limits.per_host)) {
+      return false;
+    }
+    if (h.started_any && now - h.last_start < m_limits.spacing) {
+      return false;
+    }
+    ++h.in_flight;
+    h.last_start = now;
+    h.started_any = true;
+    return true;
+  }
+
+  void release(const std::string& host) {
+    if (host.empty()) {
+      return;
+    }
+    std::lock_guard lock{m_mutex};
+    auto it = m_hosts.find(host);
+    if (it != m_hosts.end() && it->second.in_flight > 0) {
+      --it->second.in_flight;
+    }
+  }
+
+private:
+  struct Host {
+    int in_flight = 0;
+    bool started_any = false;
+    std::chrono::steady_clock::time_point last_start;
+  };
+  mutable std::mutex m_mutex;
+  HostLimits m_limits;
+  std::map<std::string, Host> m_hosts;
+};
+
+HostGate& host_gate() {
+  static HostGate gate;
+  return gate;
+}
+
+}  // namespace
+
+void configure_host_limits(HostLimits limits) {
+  host_gate().configure(limits);
+}
+
+HostLimits host_limits() {
+  return host_gate().limits();
+}
+
+std::string host_key(std::string_view url) {
+  const auto scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) {
+    return {};
+  }
+  std::string scheme{url.substr(0, scheme_end)};
+  std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (scheme != "http" && scheme != "https") {
+    return {};  // file: reads are not limited
+  }
+  std::string_view rest = url.substr(scheme_end + 3);
+  rest = rest.substr(0, rest.find_first_of("/?#"));
+  if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
+    rest.remove_prefix(at + 1);
+  }
+  std::string host{rest};
+  std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return std::tolower(c); });
+  const bool has_port = !host.empty() && host.front() == '[' ? host.find("]:") != std::string::npos
+                                                             : host.find(':') != std::string::npos;
+  if (!has_port) {
+    host += scheme == "https" ? ":443" : ":80";
+  }
+  return host;
+}
+
 void fetch_all(std::span<const FetchRequest> requests, const FetcherOptions& options, const FetchDone& on_done) {
   ensure_curl_initialized();
+  HostGate& gate = host_gate();
   CURLM* multi = curl_multi_init();
-  curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(options.max_concurrency));
   std::vector<std::unique_ptr<Transfer>> active(requests.size());
-  std::size_t next = 0;
+  std::vector<std::string> hosts(requests.size());
+  std::deque<std::size_t> waiting;  // not started yet, in order
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    hosts[i] = host_key(requests[i].url);
+    waiting.push_back(i);
+  }
   std::size_t in_flight = 0;
   const std::size_t limit = std::max<std::size_t>(1, options.max_concurrency);
 
+  // Starts what the overall and per-host limits allow, in order; a request
+  // whose host is busy waits without holding up the others.
   auto attach_more = [&] {
-    while (next < requests.size() && in_flight < limit) {
-      active[next] = start(next, requests[next]);
-      if (curl_multi_add_handle(multi, active[next]->easy) != CURLM_OK) {
-        on_done(next, fail(Errc::network, fmt::format("{}: cannot start transfer", redact_url(requests[next].url))));
-        active[next].reset();
+    for (auto it = waiting.begin(); it != waiting.end() && in_flight < limit;) {
+      const std::size_t i = *it;
+      if (!gate.try_acquire(hosts[i])) {
+        ++it;
+        continue;
+      }
+      it = waiting.erase(it);
+      active[i] = start(i, requests[i]);
+      if (curl_multi_add_handle(multi, active[i]->easy) != CURLM_OK) {
+        gate.release(hosts[i]);
+        active[i].reset();
+        on_done(i, fail(Errc::network, fmt::format("{}: cannot start transfer", redact_url(requests[i].url))));
       } else {
         ++in_flight;
       }
-      ++next;
     }
   };
 
   attach_more();
-  while (in_flight > 0) {
+  while (in_flight > 0 || !waiting.empty()) {
     int running = 0;
     curl_multi_perform(multi, &running);
     int queued = 0;
@@ -262,16 +397,19 @@ void fetch_all(std::span<const FetchRequest> requests, const FetcherOptions& opt
       const CURLcode code = msg->data.result;
       curl_multi_remove_handle(multi, msg->easy_handle);
       --in_flight;
-      auto result = finish(*t, code);
       const std::size_t index = t->index;
+      gate.release(hosts[index]);
+      auto result = finish(*t, code);
       active[index].reset();
       on_done(index, std::move(result));
     }
     if (options.cancel != nullptr && options.cancel->load()) {
       for (std::size_t i = 0; i < requests.size(); ++i) {
-        if (i >= next || active[i]) {
+        const bool queued_still = std::find(waiting.begin(), waiting.end(), i) != waiting.end();
+        if (active[i] || queued_still) {
           if (active[i]) {
             curl_multi_remove_handle(multi, active[i]->easy);
+            gate.release(hosts[i]);
             active[i].reset();
           }
           on_done(i, fail(Errc::cancelled, fmt::format("{}: cancelled (shutting down)", redact_url(requests[i].url))));
@@ -280,8 +418,10 @@ void fetch_all(std::span<const FetchRequest> requests, const FetcherOptions& opt
       break;
     }
     attach_more();
-    if (in_flight > 0) {
-      curl_multi_poll(multi, nullptr, 0, options.cancel != nullptr ? 100 : 1000, nullptr);
+    if (in_flight > 0 || !waiting.empty()) {
+      // Requests held back by a busy host are retried every 10 ms.
+      const int wait_ms = !waiting.empty() ? 10 : options.cancel != nullptr ? 100 : 1000;
+      curl_multi_poll(multi, nullptr, 0, wait_ms, nullptr);
     }
   }
   curl_multi_cleanup(multi);

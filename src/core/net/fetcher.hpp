@@ -5,9 +5,11 @@
 
 #include <cstddef>
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <span>
 #include <string>
+#include <string_view>
 
 namespace vibe::core {
 
@@ -17,6 +19,20 @@ struct FetcherOptions {
   // 100 ms with Errc::cancelled (serve's shutdown timeout).
   const std::atomic<bool>* cancel = nullptr;
 };
+
+// Politeness towards one host (scheme://host:port), across every fetch in
+// the process: at most `per_host` requests in flight, and `spacing` between
+// the starts of two requests.
+struct HostLimits {
+  int per_host = 2;
+  std::chrono::milliseconds spacing{0};
+};
+void configure_host_limits(HostLimits limits);
+HostLimits host_limits();
+
+// "host:port" of an http(s) URL (the default port filled in, lower case), or
+// "" for other URLs (file:), which no host limit applies to.
+std::string host_key(std::string_view url);
 
 // Called once per request, on the thread that called fetch_all, as soon as
 // that request finishes. `index` is its position in the request span.
@@ -28,7 +44,8 @@ using FetchDone = std::function<void(std::size_t index, Result<FetchResponse> re
 // etag/last_modified; a body larger than max_bytes is an error. Any HTTP
 // status is a response (callers judge it); failures to get one (DNS, connect,
 // timeout, too large, unreadable file) are Errc::network errors naming the
-// URL. Blocks until all requests are done.
+// URL. Requests wait for their host's slot (HostLimits) without holding up
+// requests to other hosts. Blocks until all requests are done.
 void fetch_all(std::span<const FetchRequest> requests, const FetcherOptions& options, const FetchDone& on_done);
 
 // The User-Agent vibe sends.

@@ -80,6 +80,7 @@ struct Slot {
   bool restart_pending = false;  // the next poll is a restart after a crash
   UnixMicros last_poll_at = 0;
   UnixMicros next_poll_at = 0;   // 0: none scheduled
+  Millis interval{0};            // the current poll interval (changes with every: auto); 0: not set yet
   std::deque<std::pair<UnixMicros, std::size_t>> recent;  // (when, new events) in the last minute
 
   std::size_t events_last_minute(UnixMicros now) {
@@ -203,13 +204,7 @@ struct Coordinator::Impl {
     } else {
       r = std::move(report->sources.at(0));
     }
-    UnixMicros not_before = 0;
-    if (r.outcome == PollOutcome::failed || r.outcome == PollOutcome::deferred) {
-      if (auto state = deps.store.poll_state(source.id)) {
-        not_before = state->retry_not_before;
-      }
-    }
-    finish(slot, source, r, started, not_before);
+    finish(slot, source, r, started, r.not_before);
   }
 
   void finish(const std::shared_ptr<Slot>& slot, const SourceConfig& source, const SourceReport& r,
@@ -224,11 +219,17 @@ struct Coordinator::Impl {
       return;
     }
     const UnixMicros now = now_micros();
-    UnixMicros next = started + micros(source.options.duration("every"));
+    const PollInterval interval = poll_interval(source.options);
+    if (slot->interval.count() == 0) {
+      slot->interval = interval.initial();
+    }
+    UnixMicros next = started + micros(slot->interval);
     switch (r.outcome) {
       case PollOutcome::ok:
       case PollOutcome::not_modified:
         slot->health.succeeded();
+        slot->interval = interval.next(slot->interval, r.new_events);
+        next = std::max(started + micros(slot->interval), r.not_before);
         if (r.new_events > 0) {
           slot->recent.emplace_back(now, r.new_events);
           log->info("events.created source={} count={}", slot->id, r.new_events);
@@ -239,6 +240,17 @@ struct Coordinator::Impl {
         break;
       case PollOutcome::failed: {
         const HealthDecision d = slot->health.failed(r.error);
+        // Repeated failures back off exponentially: the interval doubled per
+        // failure after the first, up to breaker_cooldown (or the interval).
+        const auto failures = std::min<std::int64_t>(slot->health.consecutive_failures(), 20);
+        if (failures > 1) {
+          const Millis cap = std::max(slot->interval, config->serve.breaker_cooldown);
+          Millis delay = slot->interval;
+          for (std::int64_t k = 1; k < failures && delay < cap; ++k) {
+            delay *= 2;
+          }
+          next = std::max(next, started + micros(std::min(delay, cap)));
+        }
         if (d.next == HealthDecision::Next::probe) {
           next = now + micros(d.delay);
           log->warn("source.backing_off source={} failures={} probe_in={} error={}", slot->id,
@@ -293,7 +305,10 @@ struct Coordinator::Impl {
       if (stopping || slot->removed || !slot->wanted || slot->in_flight || slot->pushed) {
         continue;
       }
-      const UnixMicros every = micros(slot->source->options.duration("every"));
+      if (slot->interval.count() == 0) {
+        slot->interval = poll_interval(slot->source->options).initial();
+      }
+      const UnixMicros every = micros(slot->interval);
       UnixMicros at = last[i] == 0 ? now : last[i] + every;
       if (at <= now && to_launch.size() > 1) {
         at = now + std::uniform_int_distribution<UnixMicros>{0, std::min(spread, every)}(rng);

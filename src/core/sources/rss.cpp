@@ -2,15 +2,16 @@
 
 #include "core/hash.hpp"
 #include "core/net/fetcher.hpp"
+#include "core/sources/http_common.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 namespace vibe::core::rss {
 
-const OptionSpec k_options[4] = {
+const OptionSpec k_options[6] = {
     {"url", OptionType::url, k_required, "feed URL: http://, https:// or file: (relative to vibe.yaml)"},
-    {"every", OptionType::duration, "15m", "poll interval"},
+    VIBE_POLL_OPTION_ROWS("15m"),
     {"timeout", OptionType::duration, "30s", "give up on a fetch after this long"},
     {"max_size", OptionType::integer, "16777216", "largest response body accepted, in bytes"},
 };
@@ -21,19 +22,22 @@ class RssSource final : public Source {
 public:
   explicit RssSource(SourceSpec spec) : m_spec(std::move(spec)) {}
 
-  FetchRequest request(const PollState& state) const override {
+  std::vector<FetchRequest> requests(PollContext& context) const override {
     FetchRequest request;
     request.url = m_spec.options.get("url");
     // The URL as written, ${VAR} unexpanded: safe to show, wherever the secret sits.
     request.display_url = redact_url(m_spec.options.display("url"));
-    request.etag = state.etag;
-    request.last_modified = state.last_modified;
+    request.etag = context.state.etag;
+    request.last_modified = context.state.last_modified;
     request.timeout = m_spec.options.duration("timeout");
     request.max_bytes = static_cast<std::size_t>(m_spec.options.integer("max_size"));
-    return request;
+    return {request};
   }
 
-  Result<Poll> parse(const FetchResponse& response, UnixMicros fetched_at) const override {
+  Result<Poll> parse(const FetchRequest&, const FetchResponse& response, PollContext& context,
+                     UnixMicros fetched_at) const override {
+    context.etag = response.etag;
+    context.last_modified = response.last_modified;
     const std::string& base = response.effective_url.empty() ? m_spec.options.get("url") : response.effective_url;
     auto parsed = feed::parse_feed(response.body, base);
     if (!parsed) {

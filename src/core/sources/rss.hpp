@@ -11,7 +11,7 @@
 // read from file: URLs.
 namespace vibe::core::rss {
 
-extern const OptionSpec k_options[4];
+extern const OptionSpec k_options[6];
 
 std::unique_ptr<Source> make(const SourceSpec& spec);
 

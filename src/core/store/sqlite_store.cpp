@@ -131,6 +131,11 @@ CREATE INDEX stream_sessions_stream ON stream_sessions(stream_id, started_at);
     R"sql(
 CREATE INDEX events_stream ON events(stream_id);
 )sql",
+    // v5: what a source remembers beyond ETag/Last-Modified (per-endpoint
+    // ETags, cursors, a followed file's offset), as JSON the source owns.
+    R"sql(
+ALTER TABLE poll_state ADD COLUMN memo TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 constexpr const char* k_job_columns =
@@ -206,12 +211,12 @@ public:
     m_upsert_state = std::make_unique<SQLite::Statement>(
         m_db,
         "INSERT INTO poll_state (source_id, etag, last_modified, last_poll_at, last_success_at, last_error, "
-        "consecutive_failures, retry_not_before, last_skipped, last_notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "consecutive_failures, retry_not_before, last_skipped, last_notes, memo) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (source_id) DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified, "
         "last_poll_at = excluded.last_poll_at, last_success_at = excluded.last_success_at, "
         "last_error = excluded.last_error, consecutive_failures = excluded.consecutive_failures, "
         "retry_not_before = excluded.retry_not_before, last_skipped = excluded.last_skipped, "
-        "last_notes = excluded.last_notes");
+        "last_notes = excluded.last_notes, memo = excluded.memo");
   }
 
   ~SqliteStore() override {
@@ -345,7 +350,7 @@ public:
     try {
       SQLite::Statement query{m_db,
                               "SELECT etag, last_modified, last_poll_at, last_success_at, last_error, "
-                              "consecutive_failures, retry_not_before FROM poll_state WHERE source_id = ?"};
+                              "consecutive_failures, retry_not_before, memo FROM poll_state WHERE source_id = ?"};
       query.bind(1, source_id);
       PollState state;
       if (query.executeStep()) {
@@ -356,6 +361,7 @@ public:
         state.last_error = query.getColumn(4).getString();
         state.consecutive_failures = query.getColumn(5).getInt64();
         state.retry_not_before = query.getColumn(6).getInt64();
+        state.memo = query.getColumn(7).getString();
       }
       return state;
     } catch (const std::exception& e) {
@@ -1013,6 +1019,7 @@ WHERE id = ?1 AND state = 'executing'
     upsert.bind(8, static_cast<std::int64_t>(s.retry_not_before));
     upsert.bind(9, static_cast<std::int64_t>(update.skipped));
     upsert.bind(10, nlohmann::json(update.notes).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    upsert.bind(11, s.memo);
     upsert.exec();
     upsert.reset();
   }

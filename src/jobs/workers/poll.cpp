@@ -72,7 +72,7 @@ public:
 private:
   core::Result<void> schedule_next(const core::SourceConfig& config) {
     core::NewJob next = poll_job(config.id, core::now_micros() + std::chrono::duration_cast<std::chrono::microseconds>(
-                                                                      config.options.duration("every"))
+                                                                      core::poll_interval(config.options).initial())
                                                                       .count());
     auto inserted = m_deps.store->jobs().insert_jobs(std::span{&next, 1}, core::now_micros());
     if (!inserted) {

@@ -1,0 +1,54 @@
+#pragma once
+
+#include "core/error.hpp"
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+
+namespace vibe::core {
+
+// A shell command run as a child in its own process group (posix_spawn:
+// safe in a threaded process), stdin from /dev/null, stdout and stderr into
+// pipes. The destructor kills the group (SIGTERM, SIGKILL after a grace) and
+// reaps the child.
+class ChildProcess {
+public:
+  static Result<ChildProcess> start_shell(const std::string& command);
+
+  ChildProcess(ChildProcess&& other) noexcept;
+  ChildProcess& operator=(ChildProcess&& other) noexcept;
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+  ~ChildProcess();
+
+  // Waits up to `timeout` for output; appends stdout to `out` and keeps the
+  // last 4 KiB of stderr. Returns false once stdout is closed (EOF).
+  bool read_some(std::string& out, std::chrono::milliseconds timeout);
+
+  // Whether the child has exited (reaps it); `status` as from waitpid.
+  bool exited();
+  int status() const { return m_status; }
+  const std::string& stderr_tail() const { return m_err_tail; }
+  std::string describe_status() const;  // "exit status 3", "killed by signal 9 (Killed)"
+
+  // SIGTERM to the group, SIGKILL after `grace`, and waits for the child.
+  void terminate(std::chrono::milliseconds grace = std::chrono::milliseconds{2000});
+
+  pid_t pid() const { return m_pid; }
+
+private:
+  ChildProcess() = default;
+  void drain_stderr();
+  void close_fds();
+
+  pid_t m_pid = -1;
+  int m_out = -1;
+  int m_err = -1;
+  bool m_exited = false;
+  int m_status = 0;
+  std::string m_err_tail;
+};
+
+}  // namespace vibe::core
