@@ -68,8 +68,9 @@ TEST_SUITE("serve health") {
   TEST_CASE("the breaker opens after N failed polls in a row and a success closes it") {
     SourceHealth health{policy()};
     CHECK(health.failed("HTTP 500").next == HealthDecision::Next::regular);
-    CHECK(health.failed("HTTP 500").next == HealthDecision::Next::regular);
     CHECK(health.health() == Health::ok);
+    CHECK(health.failed("HTTP 500").next == HealthDecision::Next::regular);
+    CHECK(health.health() == Health::backing_off);  // the second failure in a row spaces polls out
     const auto open = health.failed("HTTP 502");
     CHECK(open.next == HealthDecision::Next::probe);
     CHECK(open.delay == Millis{120'000});

@@ -68,7 +68,8 @@ Health SourceHealth::health() const {
   if (m_failed) {
     return Health::failed;
   }
-  if (m_breaker_open || m_restarting) {
+  // From the second failed poll in a row, polls are spaced out (doubling).
+  if (m_breaker_open || m_restarting || m_consecutive_failures >= 2) {
     return Health::backing_off;
   }
   return Health::ok;
