@@ -212,7 +212,7 @@ Result<FetchResponse> finish(Transfer& t, CURLcode code) {
 
 std::string user_agent() {
   static const std::string k_agent =
-      fmt::format("vibe/{} (+feed poller; libcurl/{})", VIBE_VERSION, curl_version_info(CURLVERSION_NOW)->version);
+      fmt::format("vibe/{} (libcurl/{})", VIBE_VERSION, curl_version_info(CURLVERSION_NOW)->version);
   return k_agent;
 }
 

@@ -176,7 +176,8 @@ FetchRequest base_request(const OptionValues& options, std::string url) {
   request.timeout = options.duration("timeout");
   request.max_bytes = static_cast<std::size_t>(options.size("max_size"));
   if (options.has("headers")) {
-    for (const auto& [name, value] : options.json("headers").items()) {
+    const nlohmann::json headers = options.json("headers");  // items() of a temporary would dangle
+    for (const auto& [name, value] : headers.items()) {
       request.headers.emplace_back(name, value.is_string() ? value.get<std::string>() : value.dump());
     }
   }
