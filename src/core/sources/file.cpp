@@ -48,10 +48,15 @@ std::map<std::string, std::shared_ptr<Followed>>& followed() {
   return map;
 }
 
+// Where reading stands. `gen` counts the times reading started over (a
+// rotation, a truncation, another file at the path): with the offset it
+// makes each line's dedup key, so a line at an offset read before is not
+// taken for it after the file started over.
 struct Position {
   std::uint64_t dev = 0;
   std::uint64_t ino = 0;
   std::uint64_t offset = 0;
+  std::uint64_t gen = 0;
   bool known = false;
 };
 
@@ -62,6 +67,7 @@ Position read_memo(const nlohmann::json& memo) {
     p.dev = memo.value("dev", std::uint64_t{0});
     p.ino = memo["inode"].get<std::uint64_t>();
     p.offset = memo["offset"].get<std::uint64_t>();
+    p.gen = memo.value("gen", std::uint64_t{0});
     p.known = true;
   }
   return p;
@@ -101,7 +107,8 @@ public:
         flush_partial(pos, poll, now);
       }
       f.reset();
-      pos = Position{static_cast<std::uint64_t>(at_path.st_dev), static_cast<std::uint64_t>(at_path.st_ino), 0, true};
+      pos = Position{static_cast<std::uint64_t>(at_path.st_dev), static_cast<std::uint64_t>(at_path.st_ino), 0,
+                     pos.gen + 1, true};
       poll.warnings.push_back(fmt::format("{} was rotated: reading the new file from its start", path));
     }
     if (!exists) {
@@ -123,7 +130,8 @@ public:
                       pos.dev == static_cast<std::uint64_t>(st.st_dev);
     if (!same) {
       const bool first = !pos.known;
-      pos = Position{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino), 0, true};
+      pos = Position{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino), 0,
+                     first ? 0 : pos.gen + 1, true};
       if (first && m_spec.options.get("from") == "end") {
         pos.offset = static_cast<std::uint64_t>(st.st_size);
         // Start after the last complete line.
@@ -140,7 +148,7 @@ public:
 
 private:
   static nlohmann::json memo_of(const Position& pos) {
-    return nlohmann::json{{"dev", pos.dev}, {"inode", pos.ino}, {"offset", pos.offset}};
+    return nlohmann::json{{"dev", pos.dev}, {"inode", pos.ino}, {"offset", pos.offset}, {"gen", pos.gen}};
   }
 
   // Reads complete lines from pos.offset (truncation: from the start),
@@ -153,6 +161,7 @@ private:
     if (static_cast<std::uint64_t>(st.st_size) < pos.offset) {
       poll.warnings.push_back(fmt::format("{} was truncated: reading it from its start", m_spec.options.get("path")));
       pos.offset = 0;
+      ++pos.gen;
     }
     const std::uint64_t available = static_cast<std::uint64_t>(st.st_size) - pos.offset;
     if (available == 0) {
@@ -177,7 +186,7 @@ private:
       if (end == std::string::npos) {
         break;
       }
-      add_line(std::string_view{data}.substr(start, end - start), pos.ino, pos.offset + start, poll, now);
+      add_line(std::string_view{data}.substr(start, end - start), pos.gen, pos.offset + start, poll, now);
       start = end + 1;
     }
     if (start == 0 && data.size() >= k_max_line) {
@@ -191,19 +200,19 @@ private:
   }
 
   void flush_partial(Position& pos, Poll& poll, UnixMicros now) const {
-    add_line(m_partial, pos.ino, pos.offset, poll, now);
+    add_line(m_partial, pos.gen, pos.offset, poll, now);
     pos.offset += m_partial.size();
     m_partial.clear();
   }
 
-  void add_line(std::string_view line, std::uint64_t ino, std::uint64_t offset, Poll& poll, UnixMicros now) const {
+  void add_line(std::string_view line, std::uint64_t gen, std::uint64_t offset, Poll& poll, UnixMicros now) const {
     if (!line.empty() && line.back() == '\r') {
       line.remove_suffix(1);
     }
     if (line.empty()) {
       return;
     }
-    const std::string key = fmt::format("{}:{}", ino, offset);
+    const std::string key = fmt::format("{}:{}", gen, offset);
     if (m_spec.options.get("format") == "ndjson") {
       const auto record = nlohmann::json::parse(line, nullptr, false);
       if (record.is_discarded() || !record.is_object()) {
