@@ -15,6 +15,10 @@ sources:
     watch: [issues, pulls, releases, commits]
     token: "\${GH_TOKEN}"
     base_url: "$SERVER_URL"
+    every: 1s
+serve: { http: "off" }
+streams:
+  repo: { sources: [gh] }
 YAML
 requests() {  # requests PATH-PREFIX: the recorded requests as JSON lines
   python3 -c '
@@ -81,6 +85,19 @@ expect_eq "deferred outcome" "$(json_get outcome < again.json)" deferred
 expect_eq "requests after the limit" "$(requests / | wc -l)" "$sent"
 "$VIBE" source list --json > list.json
 expect_eq "failures after the rate limit" "$(json_get consecutive_failures < list.json)" 0
+# Under serve (polling every second) the next poll is scheduled after the
+# reset, and no request is sent meanwhile.
+start_serve
+next_poll_after_reset() {
+  local next
+  next=$(source_field repo gh next_poll_at)
+  [ "$next" != None ] && [ "$(python3 -c 'import datetime, sys; print(int(datetime.datetime.fromisoformat(sys.argv[1].replace("Z", "+00:00")).timestamp()))' "$next")" -ge "$reset" ]
+}
+wait_until 20 next_poll_after_reset
+expect_eq "health while rate limited" "$(source_field repo gh health)" ok
+expect_eq "requests under serve" "$(requests / | wc -l)" "$sent"
+stop_serve
+expect_eq "serve exit" "$SERVE_STATUS" 0
 
 # A malformed body fails the poll with a clear error and stores nothing.
 curl -sf -X POST -d '{"rate_limited_until": 0, "malformed": true, "reset_fixtures": true}' "$SERVER_URL/__github" > /dev/null
