@@ -27,3 +27,20 @@ curl -sf -X POST "$SERVER_URL/__reset" > /dev/null
 "$VIBE" poll --json > polls2.ndjson || fail "poll failed: $(cat polls2.ndjson)"
 curl -sf "$SERVER_URL/__concurrency" > concurrency2.json
 expect_eq "default per-host limit" "$(json_get max < concurrency2.json)" 2
+
+# host_spacing: the starts of two requests to one host are that far apart.
+{
+  echo "version: 1"
+  echo "fetch: { per_host: 5, host_spacing: 300ms }"
+  echo "sources:"
+  for i in 1 2 3 4 5; do
+    echo "  s$i: { type: http_api, url: \"$SERVER_URL/api/slow?ms=1&id=$i\", id: /id }"
+  done
+} > vibe.yaml
+rm -rf .vibe
+start=$(date +%s%N)
+"$VIBE" poll --json > spaced.ndjson || fail "spaced poll failed: $(cat spaced.ndjson)"
+elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+expect_eq "spaced sources polled ok" "$(grep -c '"outcome":"ok"' spaced.ndjson)" 5
+# 5 starts, 300 ms apart: at least 1.2 s.
+(( elapsed_ms >= 1200 )) || fail "5 requests with host_spacing 300ms took only ${elapsed_ms} ms"

@@ -3,7 +3,7 @@
 
 Serves a GitHub REST v3 emulation, a generic JSON API (for "http_api"
 sources) and a tiny GraphQL endpoint on 127.0.0.1 at an OS-chosen port, and
-prints its base URL (BASE = http://127.0.0.1:PORT) as the first line of
+prints its base URL (BASE = http://127.0.0.1:PORT; https with --tls CERT KEY) as the first line of
 output, so tests never use fixed ports or readiness sleeps. The GitHub bodies
 come from the fixture files in --fixtures DIR (resolved against the current
 directory).
@@ -177,7 +177,7 @@ def make_handler(state):
         # ---- plumbing -------------------------------------------------
 
         def base(self):
-            return "http://127.0.0.1:%d" % self.server.server_address[1]
+            return "%s://127.0.0.1:%d" % (self.server.scheme, self.server.server_address[1])
 
         def read_body(self):
             if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
@@ -563,6 +563,7 @@ def make_handler(state):
 
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
+    scheme = "http"
     request_queue_size = 128  # parallel slow requests must not queue in the backlog
 
 
@@ -570,11 +571,19 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--fixtures", required=True,
                         help="folder with the GitHub fixture files (relative to the current directory)")
+    parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"),
+                        help="serve https with this certificate and key (PEM files)")
     args = parser.parse_args()
     fixtures = os.path.abspath(args.fixtures)
     state = State(fixtures)
     server = Server(("127.0.0.1", 0), make_handler(state))
-    print("http://127.0.0.1:%d" % server.server_address[1], flush=True)
+    if args.tls:
+        import ssl
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.tls[0], args.tls[1])
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        server.scheme = "https"
+    print("%s://127.0.0.1:%d" % (server.scheme, server.server_address[1]), flush=True)
     server.serve_forever()
 
 
