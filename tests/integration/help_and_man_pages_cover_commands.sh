@@ -1,12 +1,13 @@
 # Every command answers --help; --version and `vibe help` work; the man pages
 # render without warnings and document every command, every source option,
-# every serve: key and every request of the control socket protocol.
+# every serve: and fetch: key and every request of the control socket protocol.
 . "$(dirname "$0")/lib.sh"
 "$VIBE" --version | grep -qE '^vibe [0-9]+\.[0-9]+\.[0-9]+$' || fail "version: $("$VIBE" --version)"
 "$VIBE" help | grep -q "poll" || fail "help lists no commands"
-for cmd in validate init poll events stats "feed parse" sources "jobs list" "jobs show" "jobs enqueue" "jobs retry" \
-    "jobs cancel" "jobs prune" "jobs stats" "jobs run" "jobs wait" "cron next" serve status reload "stream list" \
-    "stream start" "stream pause" "stream stop" "stream status" tail ingest help; do
+for cmd in validate init poll events stats "feed parse" sources "source test" "source list" "jobs list" \
+    "jobs show" "jobs enqueue" "jobs retry" "jobs cancel" "jobs prune" "jobs stats" "jobs run" "jobs wait" \
+    "cron next" serve status reload "stream list" "stream start" "stream pause" "stream stop" "stream status" tail \
+    ingest help; do
   # shellcheck disable=SC2086
   "$VIBE" $cmd --help > /dev/null || fail "'vibe $cmd --help' failed"
 done
@@ -22,8 +23,8 @@ for page in vibe.1 vibe-jobs.1 vibe-serve.1 vibe-stream.1 vibe-tail.1 vibe-inges
   [ ! -s warn.txt ] || fail "$page warnings: $(cat warn.txt)"
 done
 groff -man -Tutf8 "$VIBE_SRC/man/vibe.1" 2>/dev/null | sed 's/.\x08//g' > vibe.1.txt
-for cmd in validate init poll events stats "feed parse" sources jobs "cron next" serve stream status reload tail \
-    ingest; do
+for cmd in validate init poll events stats "feed parse" sources "source test" "source list" jobs "cron next" serve \
+    stream status reload tail ingest; do
   grep -q "vibe $cmd" vibe.1.txt || fail "vibe(1) does not document 'vibe $cmd'"
 done
 groff -man -Tutf8 "$VIBE_SRC/man/vibe-jobs.1" 2>/dev/null | sed 's/.\x08//g' > vibe-jobs.1.txt
@@ -90,5 +91,20 @@ assert section, "no serve entry in TOP-LEVEL KEYS"
 missing = [k for k in keys if not re.search(r"\b" + re.escape(k) + r" \(", section.group(1))]
 if missing:
     print("undocumented serve keys:", ", ".join(missing), file=sys.stderr)
+    sys.exit(1)
+PY
+# Every key of the fetch: block (k_fetch_options in src/core/config.cpp) is
+# documented under "fetch" in vibe.yaml(5).
+python3 - "$VIBE_SRC/src/core/config.cpp" vibe.yaml.5.txt <<'PY' || fail "vibe.yaml(5) is out of step with k_fetch_options"
+import re, sys
+table = re.search(r"k_fetch_options\[\] = \{(.*?)\n\};", open(sys.argv[1]).read(), re.S)
+keys = re.findall(r'\{"(\w+)", OptionType::', table.group(1)) if table else []
+assert keys, "no k_fetch_options table found"
+page = open(sys.argv[2]).read()
+section = re.search(r"\n       fetch  (.*?)\n       \S", page, re.S)
+assert section, "no fetch entry in TOP-LEVEL KEYS"
+missing = [k for k in keys if not re.search(r"\b" + re.escape(k) + r" \(", section.group(1))]
+if missing:
+    print("undocumented fetch keys:", ", ".join(missing), file=sys.stderr)
     sys.exit(1)
 PY
