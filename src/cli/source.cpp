@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include <cstdio>
 #include <sstream>
 
 namespace vibe::cli {
@@ -24,8 +25,32 @@ struct SourceArgs {
 
 constexpr const char* k_inline_id = "inline";
 
-// An inline source (YAML for one source's mapping) as a config holding it alone.
-core::Result<core::Config> inline_config(const std::string& yaml) {
+constexpr int k_inline_first_line = 4;  // of the text inline_config() parses
+
+// "--inline:LINE:COL: ..." with LINE counted in the YAML as given (and the
+// column in the indented text made the column in it).
+std::string inline_message(const std::string& message) {
+  std::string out;
+  std::istringstream lines{message};
+  std::string line;
+  const std::string prefix = "--inline:";
+  while (std::getline(lines, line)) {
+    int number = 0;
+    int column = 0;
+    int used = 0;
+    if (line.rfind(prefix, 0) == 0 &&
+        std::sscanf(line.c_str() + prefix.size(), "%d:%d:%n", &number, &column, &used) == 2 && used > 0) {
+      line = fmt::format("{}{}:{}:{}", prefix, std::max(1, number - k_inline_first_line + 1), std::max(1, column - 4),
+                         line.substr(prefix.size() + static_cast<std::size_t>(used)));
+    }
+    out += (out.empty() ? "" : "\n") + line;
+  }
+  return out;
+}
+
+// An inline source (YAML for one source's mapping) as a config holding it
+// alone, with the fetch: settings of the config file when there is one.
+core::Result<core::Config> inline_config(const GlobalOptions& global, const std::string& yaml) {
   std::string text = "version: 1\nsources:\n  inline:\n";
   std::istringstream lines{yaml};
   std::string line;
@@ -34,9 +59,10 @@ core::Result<core::Config> inline_config(const std::string& yaml) {
   }
   auto config = core::parse_config(text, "--inline", core::process_env());
   if (!config) {
-    // Lines are counted in the text above: the source's first line is line 4.
-    return core::fail(config.error().code,
-                      config.error().message + "\n(line numbers count from 4: the inline source is line 4)");
+    return core::fail(config.error().code, inline_message(config.error().message));
+  }
+  if (auto file = load_config(global)) {
+    config->fetch = file->fetch;  // per-host limits, the CA bundle
   }
   return config;
 }
@@ -62,7 +88,7 @@ core::Result<int> test(const GlobalOptions& global, const SourceArgs& args) {
   if (args.id.empty() == args.inline_yaml.empty()) {
     return core::fail(core::Errc::usage, "give a source id or --inline 'YAML' (one of them)");
   }
-  auto config = args.inline_yaml.empty() ? load_config(global) : inline_config(args.inline_yaml);
+  auto config = args.inline_yaml.empty() ? load_config(global) : inline_config(global, args.inline_yaml);
   if (!config) {
     return tl::unexpected(config.error());
   }
@@ -179,7 +205,8 @@ core::Result<int> list(const GlobalOptions& global, const SourceArgs& args) {
     } else if (state.last_poll_at == 0) {
       health = "never polled";
     } else {
-      health = state.consecutive_failures == 0 ? "ok" : state.consecutive_failures >= 2 ? "backing_off" : "failing";
+      // The names serve uses (vibe-serve(1), Supervision), plus "failing": one failed poll.
+      health = state.consecutive_failures == 0 ? "ok" : state.consecutive_failures >= 2 ? "backing off" : "failing";
     }
     if (args.json) {
       nlohmann::json out{{"id", source.id},

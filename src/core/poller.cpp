@@ -37,7 +37,8 @@ namespace {
 // A poll asks for at most this many requests, whatever its source says (a
 // safety net under each kind's own page limit).
 constexpr std::size_t k_max_requests_per_poll = 200;
-// Cache-Control / Expires floors beyond this are not believed.
+// Floors for the next poll (Cache-Control, Expires, rate-limit resets,
+// Retry-After) beyond this are not believed.
 constexpr UnixMicros k_max_cache_floor = 24LL * 3600 * k_micros_per_second;
 
 struct Target {
@@ -178,6 +179,7 @@ Result<PollReport> poll_sources(const Config& config, std::span<const std::strin
   auto defer = [&](std::size_t i, UnixMicros until, std::string why) {
     Target& target = targets[i];
     SourceReport& r = report.sources[i];
+    until = std::min(until, now_micros() + k_max_cache_floor);  // a bogus reset must not park a source for years
     r.not_before = std::max(r.not_before, until);
     if (target.failed) {
       return;
@@ -331,14 +333,17 @@ Result<PollReport> poll_sources(const Config& config, std::span<const std::strin
         } else {
           record_failure(i, fmt::format("source {}: {}", target.config->id, response.error().message));
         }
-      } else if (!target.failed) {
+      } else if (target.failed) {
+        r.requests.push_back({shown, request.method, response->status, response->elapsed});
+      } else {
         r.http_status = response->status;
         r.elapsed += response->elapsed;
         r.requests.push_back({shown, request.method, response->status, response->elapsed});
         const long status = response->status;
         const UnixMicros reset = rate_limit_reset(*response);
         if (status == 304 || (status >= 200 && status < 300)) {
-          r.not_before = std::max({r.not_before, reset, cache_floor(*response, fetched_at)});
+          r.not_before = std::max({r.not_before, std::min(reset, fetched_at + k_max_cache_floor),
+                                   cache_floor(*response, fetched_at)});
         }
         if (status == 304) {
           // Not modified: this part has nothing new.
@@ -383,7 +388,8 @@ Result<PollReport> poll_sources(const Config& config, std::span<const std::strin
           std::string message = fmt::format("source {}: {}: HTTP {}{}{}", target.config->id, shown, status,
                                             reason.empty() ? "" : " ", reason);
           if (response->retry_after) {
-            r.not_before = std::max(r.not_before, fetched_at + response->retry_after->count() * k_micros_per_second);
+            r.not_before = std::max(r.not_before, fetched_at + std::min(response->retry_after->count() * k_micros_per_second,
+                                                                        k_max_cache_floor));
             message += fmt::format(" (retry after {}s)", response->retry_after->count());
           }
           record_failure(i, std::move(message));

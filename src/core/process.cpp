@@ -21,7 +21,7 @@ namespace {
 constexpr std::size_t k_stderr_tail = 4096;
 }  // namespace
 
-Result<ChildProcess> ChildProcess::start_shell(const std::string& command) {
+Result<ChildProcess> ChildProcess::start_shell(const std::string& command, const std::string& cwd) {
   int out[2];
   int err[2];
   if (pipe2(out, O_CLOEXEC) != 0) {
@@ -37,6 +37,9 @@ Result<ChildProcess> ChildProcess::start_shell(const std::string& command) {
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, out[1], 1);
   posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+  if (!cwd.empty()) {
+    posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
+  }
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
@@ -60,7 +63,8 @@ Result<ChildProcess> ChildProcess::start_shell(const std::string& command) {
   if (spawned != 0) {
     close(out[0]);
     close(err[0]);
-    return fail(Errc::unavailable, fmt::format("cannot run /bin/sh: {}", std::strerror(spawned)));
+    return fail(Errc::unavailable, fmt::format("cannot run /bin/sh{}: {}", cwd.empty() ? "" : " in " + cwd,
+                                               std::strerror(spawned)));
   }
   ChildProcess child;
   child.m_pid = pid;

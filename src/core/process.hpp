@@ -15,7 +15,8 @@ namespace vibe::core {
 // reaps the child.
 class ChildProcess {
 public:
-  static Result<ChildProcess> start_shell(const std::string& command);
+  // Runs `command` with /bin/sh -c in `cwd` (the current directory when empty).
+  static Result<ChildProcess> start_shell(const std::string& command, const std::string& cwd = {});
 
   ChildProcess(ChildProcess&& other) noexcept;
   ChildProcess& operator=(ChildProcess&& other) noexcept;

@@ -94,6 +94,9 @@ struct SourceKind {
   std::span<const OptionSpec> options;
   SourceFactory make;          // nullptr: a pushed kind (webhook), never polled
   SourceCheck check = nullptr;
+  // Ends what a source keeps between polls (a running stream command, an
+  // open file), when it stops running or changes. nullptr: nothing kept.
+  void (*release)(const std::string& source_id) = nullptr;
 };
 
 // A source's poll interval: `every`, or with `every: auto` one that adapts
@@ -113,6 +116,9 @@ PollInterval poll_interval(const OptionValues& options);
 // The one list of source kinds (src/core/sources/registry.cpp).
 std::span<const SourceKind> source_kinds();
 const SourceKind* find_source_kind(std::string_view name);
+
+// Calls the kind's release hook for source `id` of type `type`, if it has one.
+void release_source(std::string_view type, const std::string& id);
 
 // Whether sources of this type are pushed to vibe (webhook) rather than polled.
 bool is_pushed_kind(std::string_view type);

@@ -56,7 +56,9 @@ sources:
     type: command
     mode: stream
     every: 100ms
-    command: 'n=$(cat runs 2>/dev/null || echo 0); n=$((n+1)); echo $n > runs; echo "run $n first"; while [ ! -e go ]; do sleep 0.05; done; echo "run $n second"'
+    command: 'echo $$$$ > live.pid; n=$(cat runs 2>/dev/null || echo 0); n=$((n+1)); echo $n > runs; echo "run $n first"; while [ ! -e go ]; do sleep 0.05; done; echo "run $n second"; [ ! -e hold ] || exec sleep 600'
+streams:
+  watch: { sources: [live] }
 YAML
 export VIBE_CONFIG=stream.yaml
 stored_lines() {
@@ -73,6 +75,15 @@ touch go
 wait_until 20 has "run 1 second"
 # It exited; serve starts it again, and the new run's lines arrive too.
 wait_until 30 has "run 2 second"
+# Pausing the stream ends a command that would run on: serve stops it.
+touch hold
+run_now=$(cat runs)
+wait_until 30 has "run $((run_now + 1)) second"
+held=$(cat live.pid)
+kill -0 "$held" 2>/dev/null || fail "the held command (pid $held) is not running"
+"$VIBE" stream pause watch > /dev/null
+gone() { ! kill -0 "$held" 2>/dev/null; }
+wait_until 20 gone
 stop_serve
 expect_eq "serve exit" "$SERVE_STATUS" 0
 grep -q "the command exited (exit status 0)" serve.log || fail "the exit was not reported: $(tail -5 serve.log)"

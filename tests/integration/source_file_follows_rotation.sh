@@ -36,6 +36,11 @@ wait_until 20 has_lines "one,two,three,partial,four,five"
 # Truncation: the file starts over, shorter than what was read.
 printf 'six\n' > app.log
 wait_until 20 has_lines "one,two,three,partial,four,five,six"
+# A line over 1 MiB is skipped, in whatever pieces it arrives; the next one is not.
+python3 -c 'import sys; sys.stdout.write("x" * 700000)' >> app.log
+wait_until 20 has_lines "one,two,three,partial,four,five,six"
+python3 -c 'import sys; sys.stdout.write("x" * 700000 + "\nafter\n")' >> app.log
+wait_until 20 has_lines "one,two,three,partial,four,five,six,after"
 stop_serve
 expect_eq "serve exit" "$SERVE_STATUS" 0
 
@@ -44,7 +49,7 @@ printf 'seven\n' >> app.log
 "$VIBE" poll log --json > restart.json || fail "poll after restart: $(cat restart.json)"
 expect_eq "new after restart" "$(json_get new < restart.json)" 1
 expect_eq "duplicates after restart" "$(json_get duplicate < restart.json)" 0
-expect_eq "all lines once" "$(lines)" "one,two,three,partial,four,five,six,seven"
+expect_eq "all lines once" "$(lines)" "one,two,three,partial,four,five,six,after,seven"
 "$VIBE" poll log --json > idle.json || fail "idle poll"
 expect_eq "idle poll: new" "$(json_get new < idle.json)" 0
 expect_eq "idle poll: duplicates" "$(json_get duplicate < idle.json)" 0

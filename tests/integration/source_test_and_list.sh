@@ -37,7 +37,7 @@ grep -q "error: source down: .*HTTP 500" down.txt || fail "failure not shown: $(
 status=0
 "$VIBE" source test --inline "{type: http_api, url: 42x}" 2> bad.txt || status=$?
 expect_eq "bad inline exit" "$status" 2
-grep -q "url" bad.txt || fail "bad inline source not explained: $(cat bad.txt)"
+grep -q -- "--inline:1:23: sources.inline.url: '42x' is not a URL" bad.txt || fail "bad inline source: $(cat bad.txt)"
 
 "$VIBE" poll api > /dev/null
 "$VIBE" poll down > /dev/null || true

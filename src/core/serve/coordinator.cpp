@@ -337,6 +337,22 @@ struct Coordinator::Impl {
     return {started, stopped};
   }
 
+  // Ends what stopped sources keep between polls (a stream command, an open
+  // file). Their polls have settled (wait_settled).
+  void release(const std::vector<std::shared_ptr<Slot>>& stopped) {
+    for (const auto& slot : stopped) {
+      std::string type;
+      {
+        std::lock_guard lock{mutex};
+        if (slot->wanted && !slot->removed) {
+          continue;  // running again meanwhile
+        }
+        type = slot->source->type;
+      }
+      release_source(type, slot->id);
+    }
+  }
+
   // Waits until none of `slots_` has a poll in flight (bounded).
   void wait_settled(const std::vector<std::shared_ptr<Slot>>& waiting, Millis timeout) {
     std::unique_lock lock{mutex};
@@ -407,6 +423,9 @@ Coordinator::~Coordinator() {
   stop(Millis{0});
   cancel_polls();
   m_impl->pool.join();
+  for (const auto& [id, slot] : m_impl->slots) {
+    release_source(slot->source->type, id);  // stream commands end with serve
+  }
 }
 
 void Coordinator::cancel_polls() {
@@ -459,6 +478,8 @@ Result<Coordinator::ReloadSummary> Coordinator::apply(std::shared_ptr<const Conf
         summary.changed.push_back(source.id);
         slot->health = SourceHealth{policy_of(config->serve)};
         slot->restart_pending = false;
+        slot->interval = Millis{0};  // from the new options
+        release_source(source.type, source.id);  // a changed command or path starts afresh
         if (slot->wanted) {
           m.cancel_locked(slot);
           if (slot->in_flight) {
@@ -511,6 +532,7 @@ Result<Coordinator::ReloadSummary> Coordinator::apply(std::shared_ptr<const Conf
   }
   m.launch(fresh);
   m.wait_settled(stopped, Millis{30'000});
+  m.release(stopped);
   return summary;
 }
 
@@ -552,6 +574,7 @@ Result<StreamRecord> Coordinator::set_stream(const std::string& id, StreamState 
   }
   m.launch(started);
   m.wait_settled(stopped, Millis{30'000});
+  m.release(stopped);
   return record;
 }
 

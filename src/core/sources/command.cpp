@@ -12,14 +12,15 @@
 
 namespace vibe::core::command {
 
-const OptionSpec k_options[11] = {
+const OptionSpec k_options[12] = {
     {"command", OptionType::string, k_required, "the command, run with /bin/sh -c"},
+    {"cwd", OptionType::path, ".", "the directory it runs in (relative to vibe.yaml's directory)"},
     {"mode", OptionType::string, "interval", "interval (run once per poll) or stream (keep running)"},
     {"format", OptionType::string, "lines", "stdout as lines (one event each), json (a document) or ndjson"},
     {"event_type", OptionType::string, "command_output", "the type of the events"},
     {"id", OptionType::string, "", "JSON Pointer to a record's id (json, ndjson); unset: a hash of the record"},
     {"time", OptionType::string, "", "JSON Pointer to a record's time (json, ndjson)"},
-    VIBE_POLL_OPTION_ROWS("1m"),
+    VIBE_POLL_OPTION_ROWS("1m", "1s", "10m"),
     {"timeout", OptionType::duration, "30s", "mode: interval: kill the command after this long (a failed poll)"},
     {"max_output", OptionType::size, "16MiB", "most stdout read per poll"},
 };
@@ -100,7 +101,7 @@ private:
   }
 
   Result<Poll> poll_once(UnixMicros now, const std::atomic<bool>* cancel) const {
-    auto child = ChildProcess::start_shell(m_spec.options.get("command"));
+    auto child = ChildProcess::start_shell(m_spec.options.get("command"), m_spec.options.get("cwd"));
     if (!child) {
       return fail(Errc::unavailable, fmt::format("source {}: {}", m_spec.id, child.error().message));
     }
@@ -175,7 +176,7 @@ private:
       std::lock_guard lock{g_mutex};
       auto& slot = running()[m_spec.id];
       if (!slot) {
-        auto child = ChildProcess::start_shell(m_spec.options.get("command"));
+        auto child = ChildProcess::start_shell(m_spec.options.get("command"), m_spec.options.get("cwd"));
         if (!child) {
           running().erase(m_spec.id);
           return fail(Errc::unavailable, fmt::format("source {}: {}", m_spec.id, child.error().message));
@@ -269,6 +270,21 @@ std::optional<std::string> check(const OptionValues& options) {
     }
   }
   return std::nullopt;
+}
+
+void release(const std::string& id) {
+  std::shared_ptr<Running> run;
+  {
+    std::lock_guard lock{g_mutex};
+    auto it = running().find(id);
+    if (it == running().end()) {
+      return;
+    }
+    run = std::move(it->second);
+    running().erase(it);
+  }
+  // Stopped outside the lock; a poll still reading holds its own reference.
+  run->child.terminate();
 }
 
 std::unique_ptr<Source> make(const SourceSpec& spec) {

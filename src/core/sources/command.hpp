@@ -12,9 +12,11 @@
 // stderr) and started again by the next poll, under serve's backoff.
 namespace vibe::core::command {
 
-extern const OptionSpec k_options[11];
+extern const OptionSpec k_options[12];
 
 std::unique_ptr<Source> make(const SourceSpec& spec);
 std::optional<std::string> check(const OptionValues& options);
+// Forgets what source `id` keeps between polls (SourceKind::release).
+void release(const std::string& id);
 
 }  // namespace vibe::core::command

@@ -21,7 +21,7 @@ const OptionSpec k_options[9] = {
     {"event_type", OptionType::string, "line", "the type of the events"},
     {"id", OptionType::string, "", "JSON Pointer to a record's id (ndjson); unset: the line's position"},
     {"time", OptionType::string, "", "JSON Pointer to a record's time (ndjson)"},
-    VIBE_POLL_OPTION_ROWS("2s"),
+    VIBE_POLL_OPTION_ROWS("2s", "250ms", "30s"),
 };
 
 namespace {
@@ -58,6 +58,7 @@ struct Position {
   std::uint64_t offset = 0;
   std::uint64_t gen = 0;
   bool known = false;
+  bool skipping = false;  // in a line over the limit: drop up to its newline
 };
 
 Position read_memo(const nlohmann::json& memo) {
@@ -68,6 +69,7 @@ Position read_memo(const nlohmann::json& memo) {
     p.ino = memo["inode"].get<std::uint64_t>();
     p.offset = memo["offset"].get<std::uint64_t>();
     p.gen = memo.value("gen", std::uint64_t{0});
+    p.skipping = memo.value("skipping", false);
     p.known = true;
   }
   return p;
@@ -133,8 +135,7 @@ public:
       pos = Position{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino), 0,
                      first ? 0 : pos.gen + 1, true};
       if (first && m_spec.options.get("from") == "end") {
-        pos.offset = static_cast<std::uint64_t>(st.st_size);
-        // Start after the last complete line.
+        pos.offset = end_of_last_line(fd, static_cast<std::uint64_t>(st.st_size));
       } else if (!first) {
         poll.warnings.push_back(fmt::format("{} is another file than last time: reading it from its start", path));
       }
@@ -148,7 +149,30 @@ public:
 
 private:
   static nlohmann::json memo_of(const Position& pos) {
-    return nlohmann::json{{"dev", pos.dev}, {"inode", pos.ino}, {"offset", pos.offset}, {"gen", pos.gen}};
+    nlohmann::json memo{{"dev", pos.dev}, {"inode", pos.ino}, {"offset", pos.offset}, {"gen", pos.gen}};
+    if (pos.skipping) {
+      memo["skipping"] = true;
+    }
+    return memo;
+  }
+
+  // Where a file read "from the end" starts: after its last newline (a
+  // half-written last line is read once it is complete), looking back at
+  // most 64 KiB; at the end when there is no newline that close.
+  static std::uint64_t end_of_last_line(int fd, std::uint64_t size) {
+    constexpr std::uint64_t k_look_back = 64 * 1024;
+    const std::uint64_t from = size > k_look_back ? size - k_look_back : 0;
+    std::string tail(static_cast<std::size_t>(size - from), '\0');
+    const ssize_t n = ::pread(fd, tail.data(), tail.size(), static_cast<off_t>(from));
+    if (n <= 0) {
+      return size;
+    }
+    tail.resize(static_cast<std::size_t>(n));
+    const auto newline = tail.rfind('\n');
+    if (newline == std::string::npos) {
+      return from == 0 ? 0 : size;
+    }
+    return from + newline + 1;
   }
 
   // Reads complete lines from pos.offset (truncation: from the start),
@@ -181,6 +205,17 @@ private:
     }
     data.resize(got);
     std::size_t start = 0;
+    if (pos.skipping) {
+      // The rest of a line over the limit, up to its newline.
+      const auto end = data.find('\n');
+      if (end == std::string::npos) {
+        pos.offset += data.size();
+        m_partial.clear();
+        return {};
+      }
+      pos.skipping = false;
+      start = end + 1;
+    }
     for (;;) {
       const auto end = data.find('\n', start);
       if (end == std::string::npos) {
@@ -189,9 +224,10 @@ private:
       add_line(std::string_view{data}.substr(start, end - start), pos.gen, pos.offset + start, poll, now);
       start = end + 1;
     }
-    if (start == 0 && data.size() >= k_max_line) {
-      // One line longer than the limit: skip it whole.
-      poll.skipped.push_back(fmt::format("a line over {} bytes at offset {}", k_max_line, pos.offset));
+    if (data.size() - start >= k_max_line) {
+      // A line longer than the limit and still going: skip it, to its newline.
+      poll.skipped.push_back(fmt::format("a line over {} bytes at offset {}", k_max_line, pos.offset + start));
+      pos.skipping = true;
       start = data.size();
     }
     pos.offset += start;
@@ -210,6 +246,10 @@ private:
       line.remove_suffix(1);
     }
     if (line.empty()) {
+      return;
+    }
+    if (line.size() > k_max_line) {
+      poll.skipped.push_back(fmt::format("a line of {} bytes (over {}) at offset {}", line.size(), k_max_line, offset));
       return;
     }
     const std::string key = fmt::format("{}:{}", gen, offset);
@@ -259,6 +299,11 @@ std::optional<std::string> check(const OptionValues& options) {
     }
   }
   return std::nullopt;
+}
+
+void release(const std::string& id) {
+  std::lock_guard lock{g_mutex};
+  followed().erase(id);
 }
 
 std::unique_ptr<Source> make(const SourceSpec& spec) {

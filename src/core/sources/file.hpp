@@ -16,5 +16,7 @@ extern const OptionSpec k_options[9];
 
 std::unique_ptr<Source> make(const SourceSpec& spec);
 std::optional<std::string> check(const OptionValues& options);
+// Forgets what source `id` keeps between polls (SourceKind::release).
+void release(const std::string& id);
 
 }  // namespace vibe::core::file

@@ -15,7 +15,7 @@ const OptionSpec k_options[10] = {
     {"base_url", OptionType::url, "https://api.github.com", "API root (GitHub Enterprise: https://HOST/api/v3)"},
     {"per_page", OptionType::integer, "100", "items per page (1 to 100)"},
     {"max_pages", OptionType::integer, "5", "pages per endpoint per poll at most"},
-    VIBE_POLL_OPTION_ROWS("10m"),
+    VIBE_POLL_OPTION_ROWS("10m", "2m", "1h"),
     {"timeout", OptionType::duration, "30s", "give up on a request after this long"},
 };
 
@@ -214,6 +214,7 @@ private:
                             "html_url"});
       content["author"] = login(item, "author");
       content["body"] = clip(str(item, "body"));
+      content["title"] = str(item, "name").empty() ? str(item, "tag_name") : str(item, "name");
     } else {
       event.type = "github_commit";
       const std::string sha = str(item, "sha");
@@ -235,6 +236,8 @@ private:
       content["author"] = author.is_object() ? str(author, "name") : std::string{};
       content["login"] = login(item, "author");
       content["date"] = when;
+      const std::string message = content.value("message", "");
+      content["title"] = message.substr(0, message.find('\n'));  // the subject line
     }
     event.url = str(item, "html_url");
     event.occurred_at = fetched_at;

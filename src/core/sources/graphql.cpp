@@ -1,5 +1,6 @@
 #include "core/sources/graphql.hpp"
 
+#include "core/net/fetcher.hpp"
 #include "core/sources/http_common.hpp"
 
 #include <fmt/format.h>
@@ -17,7 +18,7 @@ const OptionSpec k_options[20] = {
     {"time", OptionType::string, "", "JSON Pointer to the record's time (RFC 3339, RFC 822 or epoch seconds)"},
     {"url_field", OptionType::string, "", "JSON Pointer to the record's link"},
     {"event_type", OptionType::string, "graphql_item", "the type of the events"},
-    VIBE_POLL_OPTION_ROWS("5m"),
+    VIBE_POLL_OPTION_ROWS("5m", "1m", "1h"),
     {"timeout", OptionType::duration, "30s", "give up on a request after this long"},
     {"max_size", OptionType::size, "16MiB", "largest response body accepted"},
 };
@@ -34,7 +35,7 @@ public:
   std::vector<FetchRequest> requests(PollContext&) const override {
     const auto& o = m_spec.options;
     FetchRequest request = http_common::base_request(o, o.get("url"));
-    request.display_url = o.display("url");
+    request.display_url = redact_url(o.display("url"));
     request.method = "POST";
     request.headers.emplace_back("Content-Type", "application/json");
     request.body = nlohmann::json{{"query", o.get("query")}, {"variables", o.json("variables")}}.dump();

@@ -28,7 +28,7 @@ const OptionSpec k_options[27] = {
     {"cursor_param", OptionType::string, "cursor", "query parameter that sends the cursor (paginate: cursor)"},
     {"resume", OptionType::boolean, "false", "paginate: cursor: start the next poll from the last cursor"},
     {"max_pages", OptionType::integer, "5", "pages fetched per poll at most"},
-    VIBE_POLL_OPTION_ROWS("5m"),
+    VIBE_POLL_OPTION_ROWS("5m", "1m", "1h"),
     {"timeout", OptionType::duration, "30s", "give up on a request after this long"},
     {"max_size", OptionType::size, "16MiB", "largest response body accepted"},
 };

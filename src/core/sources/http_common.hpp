@@ -16,10 +16,10 @@
 namespace vibe::core::http_common {
 
 // Option rows every polled kind has: every (a duration or "auto"), every_min, every_max.
-#define VIBE_POLL_OPTION_ROWS(default_every)                                                                      \
+#define VIBE_POLL_OPTION_ROWS(default_every, default_min, default_max)                                           \
   {"every", OptionType::interval, default_every, "poll interval, or auto: adapt between every_min and every_max"}, \
-      {"every_min", OptionType::duration, "1m", "shortest interval of every: auto (a busy source)"},              \
-      {"every_max", OptionType::duration, "1h", "longest interval of every: auto (a quiet source)"}
+      {"every_min", OptionType::duration, default_min, "shortest interval of every: auto (a busy source)"},       \
+      {"every_max", OptionType::duration, default_max, "longest interval of every: auto (a quiet source)"}
 
 // Option rows of the auth the HTTP JSON kinds accept.
 #define VIBE_AUTH_OPTION_ROWS                                                                                       \

@@ -24,9 +24,9 @@ const SourceKind k_source_kinds[] = {
     {"graphql", "a GraphQL query; records by JSON Pointer into data; errors fail the poll", graphql::k_options,
      &graphql::make, &graphql::check},
     {"command", "a shell command's stdout (lines, JSON, NDJSON), run per poll or kept running (mode: stream)",
-     command::k_options, &command::make, &command::check},
+     command::k_options, &command::make, &command::check, &command::release},
     {"file", "a file followed like tail -F (lines or NDJSON); survives rotation, truncation and restarts",
-     file::k_options, &file::make, &file::check},
+     file::k_options, &file::make, &file::check, &file::release},
     {"webhook", "JSON pushed to serve's HTTP endpoint, POST /webhooks/ID, optionally signed", webhook::k_options,
      nullptr, &webhook::check},
 };
@@ -82,6 +82,13 @@ Result<Poll> Source::parse(const FetchRequest&, const FetchResponse&, PollContex
 
 Result<Poll> Source::poll_local(PollContext&, UnixMicros, const std::atomic<bool>*) const {
   return fail(Errc::usage, "this source kind is fetched over HTTP");
+}
+
+void release_source(std::string_view type, const std::string& id) {
+  const SourceKind* kind = find_source_kind(type);
+  if (kind != nullptr && kind->release != nullptr) {
+    kind->release(id);
+  }
 }
 
 bool is_pushed_kind(std::string_view type) {

@@ -11,7 +11,7 @@ namespace vibe::core::rss {
 
 const OptionSpec k_options[6] = {
     {"url", OptionType::url, k_required, "feed URL: http://, https:// or file: (relative to vibe.yaml)"},
-    VIBE_POLL_OPTION_ROWS("15m"),
+    VIBE_POLL_OPTION_ROWS("15m", "5m", "6h"),
     {"timeout", OptionType::duration, "30s", "give up on a fetch after this long"},
     {"max_size", OptionType::integer, "16777216", "largest response body accepted, in bytes"},
 };
