@@ -32,6 +32,49 @@ void ensure_curl_initialized() {
   static CurlGlobal global;
 }
 
+// What every transfer in the process shares, whichever fetch_all() runs it:
+// open connections (a source polled again reuses its keep-alive connection
+// instead of connecting anew), DNS answers and TLS sessions. libcurl locks
+// each kind of data through these callbacks, so polls on different threads
+// may share it.
+class CurlShare {
+public:
+  CurlShare() : m_share(curl_share_init()) {
+    curl_share_setopt(m_share, CURLSHOPT_LOCKFUNC, &CurlShare::lock);
+    curl_share_setopt(m_share, CURLSHOPT_UNLOCKFUNC, &CurlShare::unlock);
+    curl_share_setopt(m_share, CURLSHOPT_USERDATA, this);
+    curl_share_setopt(m_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    curl_share_setopt(m_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl_share_setopt(m_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  }
+  ~CurlShare() { curl_share_cleanup(m_share); }
+  CurlShare(const CurlShare&) = delete;
+  CurlShare& operator=(const CurlShare&) = delete;
+
+  CURLSH* get() const { return m_share; }
+
+private:
+  static void lock(CURL*, curl_lock_data data, curl_lock_access, void* user) {
+    static_cast<CurlShare*>(user)->mutex_for(data).lock();
+  }
+  static void unlock(CURL*, curl_lock_data data, void* user) {
+    static_cast<CurlShare*>(user)->mutex_for(data).unlock();
+  }
+  std::mutex& mutex_for(curl_lock_data data) {
+    const auto i = static_cast<std::size_t>(data);
+    return m_mutexes[i < std::size(m_mutexes) ? i : 0];
+  }
+
+  CURLSH* m_share;
+  std::mutex m_mutexes[CURL_LOCK_DATA_LAST];
+};
+
+CURLSH* curl_share() {
+  ensure_curl_initialized();
+  static CurlShare share;
+  return share.get();
+}
+
 std::string trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) {
     s.remove_prefix(1);
@@ -131,6 +174,7 @@ std::unique_ptr<Transfer> start(std::size_t index, const FetchRequest& request) 
   CURL* e = t->easy;
   curl_easy_setopt(e, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
+  curl_easy_setopt(e, CURLOPT_SHARE, curl_share());
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https,file");
   curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
