@@ -1,8 +1,9 @@
 # http_api and graphql sources against a fixture API: the three pagination
 # styles, the page bound, conditional requests, each auth style, a POSTed
 # JSON body with query parameters, Cache-Control as a floor for the next
-# poll, a proxy from the environment, GraphQL variables and errors, and
-# malformed bodies failing the poll with nothing stored.
+# poll, a spent rate limit deferring the poll, a proxy from the environment,
+# GraphQL variables, auth, cursor pages and errors, and malformed bodies
+# failing the poll with nothing stored.
 . "$(dirname "$0")/lib.sh"
 start_server api_server --fixtures "$FIXTURES/github"
 export API_TOKEN=tok-abc API_KEY=key-xyz API_PASSWORD=pw-123
@@ -34,6 +35,22 @@ sources:
     url: "$SERVER_URL/graphql"
     query: '{ repository { boom } }'
     items: /repository/issues/nodes
+  gql_paged:
+    type: graphql
+    url: "$SERVER_URL/graphql"
+    query: 'query(\$after: String) { paged: repository { issues(after: \$after) { nodes { id } pageInfo { hasNextPage endCursor } } } }'
+    items: /repository/issues/nodes
+    id: /id
+    cursor: /repository/issues/pageInfo/endCursor
+    has_next: /repository/issues/pageInfo/hasNextPage
+    auth: bearer
+    token: "\${API_TOKEN}"
+  gql_broken:
+    type: graphql
+    url: "$SERVER_URL/graphql"
+    query: '{ malformed }'
+    items: /repository/issues/nodes
+  limited: { type: http_api, url: "$SERVER_URL/api/status/403?reset=$(( $(date +%s) + 3600 ))" }
 YAML
 requests() {
   python3 -c '
@@ -45,14 +62,14 @@ stored() { "$VIBE" stats "source:$1" --json | json_get total; }
 
 status=0
 "$VIBE" poll --json > first.ndjson || status=$?
-expect_eq "first poll exit (two sources are broken)" "$status" 1
+expect_eq "first poll exit (three sources are broken)" "$status" 1
 outcome() { python3 -c '
 import json, sys
 for l in open(sys.argv[1]):
     r = json.loads(l)
     if r["source"] == sys.argv[2]:
         print(r["outcome"], r.get("error", ""))' "$1" "$2"; }
-for s in link field cursor capped single cached gql; do
+for s in link field cursor capped single cached gql gql_paged; do
   case "$(outcome first.ndjson $s)" in ok*) ;; *) fail "$s: $(outcome first.ndjson $s)";; esac
 done
 expect_eq "link pages: all 7 items" "$(stored link)" 7
@@ -61,6 +78,7 @@ expect_eq "cursor pages: all 7 items" "$(stored cursor)" 7
 expect_eq "max_pages 2: 6 items" "$(stored capped)" 6
 expect_eq "single document: one record" "$(stored single)" 1
 expect_eq "graphql records" "$(stored gql)" 2
+expect_eq "graphql pages: all 5 records" "$(stored gql_paged)" 5
 
 # Auth as configured, on every page.
 requests /api/link > link.json
@@ -100,8 +118,11 @@ requests /graphql > gql.json
 python3 - gql.json <<'PY' || fail "graphql variables: $(cat gql.json)"
 import json, sys
 rs = [json.loads(l) for l in open(sys.argv[1])]
-ok = [r for r in rs if "boom" not in r["json"]["query"]]
+ok = [r for r in rs if "owner" in r["json"]["query"]]
 assert ok[0]["json"]["variables"] == {"owner": "acme", "first": 2}, ok[0]["json"]
+paged = [r for r in rs if "paged" in r["json"]["query"]]
+assert [r["json"]["variables"] for r in paged] == [{}, {"after": "c1"}, {"after": "c2"}], paged
+assert all(r["headers"].get("authorization") == "Bearer tok-abc" for r in paged), paged
 PY
 
 # Errors: nothing stored, the reason given.
@@ -110,6 +131,19 @@ expect_eq "broken: stored" "$(stored broken)" 0
 grep -q 'GraphQL errors: Cannot query field "boom" on type "Repository". (line 1, column 30)' \
   <<<"$(outcome first.ndjson gql_bad)" || fail "gql_bad: $(outcome first.ndjson gql_bad)"
 expect_eq "gql_bad: stored" "$(stored gql_bad)" 0
+grep -q "the response is not JSON" <<<"$(outcome first.ndjson gql_broken)" || fail "gql_broken: $(outcome first.ndjson gql_broken)"
+expect_eq "gql_broken: stored" "$(stored gql_broken)" 0
+
+# A spent rate limit (403, X-RateLimit-Remaining: 0): deferred, no failure,
+# and no request until the reset.
+case "$(outcome first.ndjson limited)" in
+  "deferred source limited: "*"rate limited (HTTP 403); next poll after "*) ;;
+  *) fail "limited: $(outcome first.ndjson limited)" ;;
+esac
+limited_before=$(requests /api/status | wc -l)
+"$VIBE" poll limited --json > limited.json || fail "deferred poll exit"
+expect_eq "limited: still deferred" "$(json_get outcome < limited.json)" deferred
+expect_eq "limited: no request" "$(requests /api/status | wc -l)" "$limited_before"
 
 # Second poll: conditional (304, nothing new) and Cache-Control honoured.
 curl -sf -X POST "$SERVER_URL/__reset" > /dev/null

@@ -61,7 +61,8 @@ Generic JSON API: 7 items {"id": "item-N", "title": "Item N",
   GET /api/malformed               200 application/json with the body {"data": [1, 2
   GET /api/cached                  the /api/link page 1 body with Cache-Control: max-age=120
   GET /api/status/CODE             replies CODE with {"error": "status CODE"} (no body for
-                                   204/304); ?retry_after=N adds Retry-After: N
+                                   204/304); ?retry_after=N adds Retry-After: N;
+                                   ?reset=EPOCH adds X-RateLimit-Remaining: 0, X-RateLimit-Reset: EPOCH
   GET /api/slow?ms=M&id=X          waits M ms (default 200), then [{"id": "slow-X"}] (X default "1")
   POST /__api {"add_item": {...}}  appends an item (204); {"reset_items": true} restores the 7
 
@@ -69,7 +70,10 @@ GraphQL:
   POST /graphql                    {"query": Q, "variables": V}; Q containing the word "boom"
                                    -> 200 with an "errors" array and "data": null; otherwise
                                    200 {"data": {"repository": {"issues": {"nodes": [I_1, I_2]}}}};
-                                   a body that is not a JSON object -> 400
+                                   a body that is not a JSON object -> 400; Q containing
+                                   "paged": 5 nodes P_1..P_5 over 3 pages by variables.after
+                                   (none, c1, c2) with pageInfo {hasNextPage, endCursor};
+                                   Q containing "malformed": a truncated JSON body
 
 Control routes (neither recorded nor counted):
   GET /__requests[?path=PREFIX]    JSON list of recorded requests (optionally only those whose
@@ -450,6 +454,9 @@ def make_handler(state):
                 headers = {}
                 if "retry_after" in self.query:
                     headers["Retry-After"] = self.query["retry_after"]
+                if "reset" in self.query:
+                    headers["X-RateLimit-Remaining"] = "0"
+                    headers["X-RateLimit-Reset"] = self.query["reset"]
                 return self.reply_json(code, compact({"error": "status %d" % code}), headers)
             if path == "/api/slow":
                 ms = int(self.query.get("ms") or 200)
@@ -547,6 +554,19 @@ def make_handler(state):
             query = payload.get("query")
             with state.lock:
                 self.record["variables"] = payload.get("variables")
+            variables = payload.get("variables") or {}
+            if isinstance(query, str) and re.search(r"\bmalformed\b", query):
+                return self.reply_json(200, b'{"data": {"repository": ')
+            if isinstance(query, str) and re.search(r"\bpaged\b", query):
+                after = variables.get("after") if isinstance(variables, dict) else None
+                pages = {None: (["P_1", "P_2"], "c1"), "c1": (["P_3", "P_4"], "c2"), "c2": (["P_5"], None)}
+                if after not in pages:
+                    return self.reply_json(200, compact({"errors": [{"message": "bad cursor %r" % after}]}))
+                ids, cursor = pages[after]
+                body = {"data": {"repository": {"issues": {
+                    "nodes": [{"id": i, "title": i} for i in ids],
+                    "pageInfo": {"hasNextPage": cursor is not None, "endCursor": cursor}}}}}
+                return self.reply_json(200, compact(body))
             if isinstance(query, str) and re.search(r"\bboom\b", query):
                 body = {"errors": [{"message": "Cannot query field \"boom\" on type \"Repository\".",
                                     "locations": [{"line": 1, "column": 30}]}],
