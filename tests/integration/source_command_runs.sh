@@ -56,7 +56,7 @@ sources:
     type: command
     mode: stream
     every: 100ms
-    command: 'echo $$$$ > live.pid; n=$(cat runs 2>/dev/null || echo 0); n=$((n+1)); echo $n > runs; echo "run $n first"; while [ ! -e go ]; do sleep 0.05; done; echo "run $n second"; [ ! -e hold ] || exec sleep 600'
+    command: 'n=$(cat runs 2>/dev/null || echo 0); n=$((n+1)); echo $n > runs; echo "run $n first"; while [ ! -e go ]; do sleep 0.05; done; echo "run $n second"; if [ -e hold ]; then echo $$$$ > held.pid; echo "run $n held"; exec sleep 600; fi'
 streams:
   watch: { sources: [live] }
 YAML
@@ -77,9 +77,9 @@ wait_until 20 has "run 1 second"
 wait_until 30 has "run 2 second"
 # Pausing the stream ends a command that would run on: serve stops it.
 touch hold
-run_now=$(cat runs)
-wait_until 30 has "run $((run_now + 1)) second"
-held=$(cat live.pid)
+held_line() { "$VIBE" events source:live --json --limit 100 > live.json; grep -q ' held"' live.json; }
+wait_until 30 held_line
+held=$(cat held.pid)
 kill -0 "$held" 2>/dev/null || fail "the held command (pid $held) is not running"
 "$VIBE" stream pause watch > /dev/null
 gone() { ! kill -0 "$held" 2>/dev/null; }
