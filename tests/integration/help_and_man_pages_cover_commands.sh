@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 "$VIBE" --version | grep -qE '^vibe [0-9]+\.[0-9]+\.[0-9]+$' || fail "version: $("$VIBE" --version)"
 "$VIBE" help | grep -q "poll" || fail "help lists no commands"
-for cmd in validate init poll events stats "feed parse" sources "source test" "source list" "jobs list" \
+for cmd in validate init poll events stats replay "feed parse" sources "source test" "source list" "jobs list" \
     "jobs show" "jobs enqueue" "jobs retry" "jobs cancel" "jobs prune" "jobs stats" "jobs run" "jobs wait" \
     "cron next" serve status reload "stream list" "stream start" "stream pause" "stream stop" "stream status" tail \
     ingest help; do
@@ -23,7 +23,7 @@ for page in vibe.1 vibe-jobs.1 vibe-serve.1 vibe-stream.1 vibe-tail.1 vibe-inges
   [ ! -s warn.txt ] || fail "$page warnings: $(cat warn.txt)"
 done
 groff -man -Tutf8 "$VIBE_SRC/man/vibe.1" 2>/dev/null | sed 's/.\x08//g' > vibe.1.txt
-for cmd in validate init poll events stats "feed parse" sources "source test" "source list" jobs "cron next" serve \
+for cmd in validate init poll events stats replay "feed parse" sources "source test" "source list" jobs "cron next" serve \
     stream status reload tail ingest; do
   grep -q "vibe $cmd" vibe.1.txt || fail "vibe(1) does not document 'vibe $cmd'"
 done

@@ -428,7 +428,9 @@ public:
                 "AND ss.started_at <= events.ingested_at AND (ss.ended_at = 0 OR events.ingested_at < ss.ended_at) "
                 "ORDER BY ss.started_at DESC LIMIT 1) FROM events WHERE 1 = 1";
       sql += where_clause(q);
-      sql += q.by_id ? " ORDER BY id ASC LIMIT ?" : " ORDER BY occurred_at DESC, id DESC LIMIT ?";
+      sql += q.by_id          ? " ORDER BY id ASC LIMIT ?"
+             : q.oldest_first ? " ORDER BY occurred_at ASC, id ASC LIMIT ?"
+                              : " ORDER BY occurred_at DESC, id DESC LIMIT ?";
       SQLite::Statement query{m_db, sql};
       int index = 1;
       if (!q.stream_id.empty()) {
@@ -1104,6 +1106,9 @@ WHERE id = ?1 AND state = 'executing'
     if (q.ingested_since) {
       sql += " AND ingested_at >= ?";
     }
+    if (q.after_position) {
+      sql += " AND (occurred_at > ? OR (occurred_at = ? AND id > ?))";
+    }
     return sql;
   }
 
@@ -1130,6 +1135,11 @@ WHERE id = ?1 AND state = 'executing'
     }
     if (q.ingested_since) {
       statement.bind(index++, static_cast<std::int64_t>(*q.ingested_since));
+    }
+    if (q.after_position) {
+      statement.bind(index++, static_cast<std::int64_t>(q.after_position->first));
+      statement.bind(index++, static_cast<std::int64_t>(q.after_position->first));
+      statement.bind(index++, q.after_position->second);
     }
     return index;
   }

@@ -54,6 +54,9 @@ struct EventQuery {
   std::int64_t after_id = 0;                 // only ids above this
   std::optional<UnixMicros> ingested_since;  // only events ingested at or after this
   bool by_id = false;                        // oldest id first (tail), instead of newest occurred_at first
+  bool oldest_first = false;                 // oldest occurred_at first (then id): replay
+  // With oldest_first: only events after this (occurred_at, id), for paging.
+  std::optional<std::pair<UnixMicros, std::int64_t>> after_position;
 };
 
 struct TopicStats {
