@@ -42,7 +42,7 @@ std::string event_line(const core::Event& event) {
   std::string title;
   const auto content = nlohmann::json::parse(event.content, nullptr, false);
   if (content.is_object()) {
-    for (const char* key : {"title", "summary", "content"}) {
+    for (const char* key : {"title", "summary", "content", "line", "text", "message", "name"}) {
       if (auto it = content.find(key); it != content.end() && it->is_string() && !it->get<std::string>().empty()) {
         title = it->get<std::string>();
         break;

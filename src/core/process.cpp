@@ -136,7 +136,16 @@ void ChildProcess::drain_stderr() {
 
 bool ChildProcess::read_some(std::string& out, std::chrono::milliseconds timeout) {
   if (m_out < 0) {
-    drain_stderr();
+    // stdout is closed: wait on stderr (or just wait), so callers that loop
+    // until the child exits do not spin.
+    if (m_err >= 0) {
+      pollfd fd{m_err, POLLIN, 0};
+      if (::poll(&fd, 1, static_cast<int>(timeout.count())) > 0) {
+        drain_stderr();
+      }
+    } else {
+      std::this_thread::sleep_for(timeout);
+    }
     return false;
   }
   pollfd fds[2] = {{m_out, POLLIN, 0}, {m_err, POLLIN, 0}};

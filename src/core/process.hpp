@@ -25,7 +25,9 @@ public:
   ~ChildProcess();
 
   // Waits up to `timeout` for output; appends stdout to `out` and keeps the
-  // last 4 KiB of stderr. Returns false once stdout is closed (EOF).
+  // last 4 KiB of stderr. Returns false once stdout is closed (EOF); after
+  // that each call still waits up to `timeout` (for stderr), so a loop that
+  // waits for the exit does not spin.
   bool read_some(std::string& out, std::chrono::milliseconds timeout);
 
   // Whether the child has exited (reaps it); `status` as from waitpid.
