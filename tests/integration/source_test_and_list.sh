@@ -20,7 +20,7 @@ assert r["outcome"] == "ok" and r["type"] == "http_api", r
 assert [q["status"] for q in r["requests"]] == [200, 200, 200], r["requests"]
 assert r["requests"][1]["url"].endswith("/api/cursor?cursor=c2"), r["requests"]
 assert [e["dedup_key"] for e in r["events"]] == [f"item-{i}" for i in range(1, 8)], r["events"]
-assert r["next"]["memo"] == {"cursor": "c3"} and r["next"]["etag"].startswith('W/"'), r["next"]
+assert r["next"]["memo"] == {"cursor": "c3", "pages": 3} and r["next"]["etag"].startswith('W/"'), r["next"]
 PY
 expect_eq "nothing stored by source test" "$("$VIBE" stats source:api --json | json_get total)" 0
 

@@ -63,8 +63,15 @@ public:
     }
     FetchRequest request = page_request(with_query(o.get("url"), query), 1);
     request.display_url = redact_url(with_query(o.display("url"), nlohmann::json::parse(o.display("query"))));
-    request.etag = context.etag;
-    request.last_modified = context.last_modified;
+    // Conditional only when the last poll's answer was one page: when a
+    // collection spans pages, new records may land on a later page while
+    // the first stays the same (an oldest-first list), and a 304 for page
+    // 1 would hide them.
+    const bool one_page = !context.memo.is_object() || context.memo.value("pages", 1) <= 1;
+    if (one_page) {
+      request.etag = context.etag;
+      request.last_modified = context.last_modified;
+    }
     return {std::move(request)};
   }
 
@@ -79,6 +86,10 @@ public:
       context.etag = response.etag;
       context.last_modified = response.last_modified;
     }
+    if (!context.memo.is_object()) {
+      context.memo = nlohmann::json::object();
+    }
+    context.memo["pages"] = request.page;  // how many pages this poll has read so far
     Poll poll;
     const std::string& items = o.get("items");
     const nlohmann::json* records = items.empty() ? &*document : http_common::at_pointer(*document, items);
@@ -118,9 +129,6 @@ public:
       const nlohmann::json* cursor = http_common::at_pointer(*document, o.get("cursor"));
       if (cursor != nullptr && !cursor->is_null() && !(cursor->is_string() && cursor->get<std::string>().empty())) {
         const std::string value = http_common::scalar_text(*cursor);
-        if (!context.memo.is_object()) {
-          context.memo = nlohmann::json::object();
-        }
         context.memo["cursor"] = value;
         nlohmann::json query = o.json("query");
         query[o.get("cursor_param")] = value;
