@@ -459,6 +459,7 @@ Result<Coordinator::ReloadSummary> Coordinator::apply(std::shared_ptr<const Conf
   ReloadSummary summary;
   std::vector<std::shared_ptr<Slot>> to_launch;
   std::vector<std::shared_ptr<Slot>> stopped;
+  std::vector<std::pair<std::string, std::string>> to_release;  // (type, id) of changed sources
   {
     std::lock_guard lock{m.mutex};
     std::set<std::string> seen;
@@ -471,6 +472,7 @@ Result<Coordinator::ReloadSummary> Coordinator::apply(std::shared_ptr<const Conf
       }
       const auto& slot = it->second;
       const bool changed = !same_source(*slot->source, source);
+      const std::string old_type = slot->source->type;  // the old config may go with the next line
       slot->config = config;
       slot->source = &source;
       slot->pushed = is_pushed_kind(source.type);
@@ -479,7 +481,9 @@ Result<Coordinator::ReloadSummary> Coordinator::apply(std::shared_ptr<const Conf
         slot->health = SourceHealth{policy_of(config->serve)};
         slot->restart_pending = false;
         slot->interval = Millis{0};  // from the new options
-        release_source(source.type, source.id);  // a changed command or path starts afresh
+        // A changed command or path starts afresh; released below, off the
+        // lock (ending a command may take its grace period).
+        to_release.emplace_back(old_type, source.id);
         if (slot->wanted) {
           m.cancel_locked(slot);
           if (slot->in_flight) {
@@ -506,6 +510,9 @@ Result<Coordinator::ReloadSummary> Coordinator::apply(std::shared_ptr<const Conf
     for (const auto& id : summary.added) {
       m.slots.emplace(id, m.make_slot(*config->find_source(id)));
     }
+  }
+  for (const auto& [type, id] : to_release) {
+    release_source(type, id);
   }
   if (auto ok = m.load_streams(); !ok) {
     return tl::unexpected(ok.error());
