@@ -3,6 +3,7 @@
 #include "core/config.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "core/store/store.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -45,5 +46,11 @@ core::Result<core::Config> load_config(const GlobalOptions& global);
 // The Logging that --log-level and --log-format ask for; `fallback` is the
 // level when neither --log-level nor $VIBE_LOG gives one.
 core::Logging make_logging(const GlobalOptions& global, spdlog::level::level_enum fallback = spdlog::level::warn);
+
+// Sets query.since / query.until from two time options (a duration ago or
+// an RFC 3339 time), when given. Errors (Errc::usage) name the flag.
+core::Result<void> set_time_range(core::EventQuery& query, const std::optional<std::string>& since,
+                                  const char* since_flag, const std::optional<std::string>& until,
+                                  const char* until_flag);
 
 }  // namespace vibe::cli

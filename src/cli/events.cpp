@@ -33,20 +33,8 @@ core::Result<int> events(const GlobalOptions& global, const EventsArgs& args) {
   if (!query) {
     return tl::unexpected(query.error());
   }
-  const core::UnixMicros now = core::now_micros();
-  if (args.since) {
-    auto since = core::parse_time_or_ago(*args.since, now);
-    if (!since) {
-      return tl::unexpected(core::Error{core::Errc::usage, "--since: " + since.error().message});
-    }
-    query->since = *since;
-  }
-  if (args.until) {
-    auto until = core::parse_time_or_ago(*args.until, now);
-    if (!until) {
-      return tl::unexpected(core::Error{core::Errc::usage, "--until: " + until.error().message});
-    }
-    query->until = *until;
+  if (auto ok = set_time_range(*query, args.since, "--since", args.until, "--until"); !ok) {
+    return tl::unexpected(ok.error());
   }
   query->limit = args.limit;
   auto store = core::open_store_synced(*config);  // stream:<id> is answered from the store's catalog

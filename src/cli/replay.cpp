@@ -47,20 +47,8 @@ core::Result<int> replay(const GlobalOptions& global, const ReplayArgs& args) {
   if (!query) {
     return tl::unexpected(query.error());
   }
-  const core::UnixMicros now = core::now_micros();
-  if (args.from) {
-    auto from = core::parse_time_or_ago(*args.from, now);
-    if (!from) {
-      return core::fail(core::Errc::usage, "--from: " + from.error().message);
-    }
-    query->since = *from;
-  }
-  if (args.to) {
-    auto to = core::parse_time_or_ago(*args.to, now);
-    if (!to) {
-      return core::fail(core::Errc::usage, "--to: " + to.error().message);
-    }
-    query->until = *to;
+  if (auto ok = set_time_range(*query, args.from, "--from", args.to, "--to"); !ok) {
+    return tl::unexpected(ok.error());
   }
   query->oldest_first = true;
   query->limit = k_page;

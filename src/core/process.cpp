@@ -21,6 +21,18 @@ namespace {
 constexpr std::size_t k_stderr_tail = 4096;
 }  // namespace
 
+void init_child_spawn_attributes(posix_spawnattr_t& attr) {
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setpgroup(&attr, 0);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  sigset_t defaults;
+  sigfillset(&defaults);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+}
+
 Result<ChildProcess> ChildProcess::start_shell(const std::string& command, const std::string& cwd) {
   int out[2];
   int err[2];
@@ -41,15 +53,7 @@ Result<ChildProcess> ChildProcess::start_shell(const std::string& command, const
     posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
   }
   posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  posix_spawnattr_setpgroup(&attr, 0);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);
-  sigset_t defaults;
-  sigfillset(&defaults);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
+  init_child_spawn_attributes(attr);
   std::string sh = "/bin/sh";
   std::string dash_c = "-c";
   std::string text = command;

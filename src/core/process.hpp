@@ -2,12 +2,18 @@
 
 #include "core/error.hpp"
 
+#include <spawn.h>
 #include <sys/types.h>
 
 #include <chrono>
 #include <string>
 
 namespace vibe::core {
+
+// Initializes `attr` for a child of vibe: a process group of its own (so
+// it can be killed whole), no blocked signals, every signal at its default.
+// The caller destroys it (posix_spawnattr_destroy).
+void init_child_spawn_attributes(posix_spawnattr_t& attr);
 
 // A shell command run as a child in its own process group (posix_spawn:
 // safe in a threaded process), stdin from /dev/null, stdout and stderr into

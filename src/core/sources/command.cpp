@@ -1,6 +1,5 @@
 #include "core/sources/command.hpp"
 
-#include "core/hash.hpp"
 #include "core/process.hpp"
 #include "core/sources/http_common.hpp"
 
@@ -26,8 +25,6 @@ const OptionSpec k_options[12] = {
 };
 
 namespace {
-
-constexpr std::size_t k_max_line = 1024 * 1024;
 
 // A stream-mode command that outlives one poll: by source id.
 struct Running {
@@ -66,38 +63,8 @@ public:
 private:
   // One line as an event; `key` is its dedup key when the format gives none.
   void add_line(Poll& poll, std::string_view line, std::string key, UnixMicros now) const {
-    if (!line.empty() && line.back() == '\r') {
-      line.remove_suffix(1);
-    }
-    if (line.empty()) {
-      return;
-    }
-    if (line.size() > k_max_line) {
-      poll.skipped.push_back(fmt::format("a line of {} bytes (over 1 MiB)", line.size()));
-      return;
-    }
-    if (m_spec.options.get("format") == "ndjson") {
-      const auto record = nlohmann::json::parse(line, nullptr, false);
-      if (record.is_discarded() || !record.is_object()) {
-        poll.skipped.push_back(fmt::format("not a JSON object: {}", std::string{line.substr(0, 80)}));
-        return;
-      }
-      Event event = http_common::record_to_event(record, m_spec, m_fields, now, poll.warnings);
-      if (m_fields.id_pointer.empty() && !key.empty()) {
-        event.dedup_key = std::move(key);
-      }
-      poll.events.push_back(std::move(event));
-      return;
-    }
-    Event event;
-    event.stream_id = m_spec.stream_id;
-    event.source_id = m_spec.id;
-    event.type = m_fields.type;
-    event.occurred_at = now;
-    event.content = nlohmann::json{{"line", std::string{line}}}.dump(-1, ' ', false,
-                                                                      nlohmann::json::error_handler_t::replace);
-    event.dedup_key = key.empty() ? "sha256:" + sha256_hex(line).substr(0, 32) : std::move(key);
-    poll.events.push_back(std::move(event));
+    http_common::add_line(line, m_spec, m_fields, m_spec.options.get("format") == "ndjson", std::move(key), "", now,
+                          poll);
   }
 
   Result<Poll> poll_once(UnixMicros now, const std::atomic<bool>* cancel) const {

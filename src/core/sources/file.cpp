@@ -27,7 +27,7 @@ const OptionSpec k_options[9] = {
 namespace {
 
 constexpr std::size_t k_max_read = 16 * 1024 * 1024;  // per poll; the rest comes next poll
-constexpr std::size_t k_max_line = 1024 * 1024;
+using http_common::k_max_line;
 
 // The descriptor a source follows, kept open between polls so the rest of a
 // rotated file can still be read: by source id.
@@ -242,39 +242,8 @@ private:
   }
 
   void add_line(std::string_view line, std::uint64_t gen, std::uint64_t offset, Poll& poll, UnixMicros now) const {
-    if (!line.empty() && line.back() == '\r') {
-      line.remove_suffix(1);
-    }
-    if (line.empty()) {
-      return;
-    }
-    if (line.size() > k_max_line) {
-      poll.skipped.push_back(fmt::format("a line of {} bytes (over {}) at offset {}", line.size(), k_max_line, offset));
-      return;
-    }
-    const std::string key = fmt::format("{}:{}", gen, offset);
-    if (m_spec.options.get("format") == "ndjson") {
-      const auto record = nlohmann::json::parse(line, nullptr, false);
-      if (record.is_discarded() || !record.is_object()) {
-        poll.skipped.push_back(fmt::format("offset {}: not a JSON object: {}", offset, std::string{line.substr(0, 80)}));
-        return;
-      }
-      Event event = http_common::record_to_event(record, m_spec, m_fields, now, poll.warnings);
-      if (m_fields.id_pointer.empty()) {
-        event.dedup_key = key;
-      }
-      poll.events.push_back(std::move(event));
-      return;
-    }
-    Event event;
-    event.stream_id = m_spec.stream_id;
-    event.source_id = m_spec.id;
-    event.type = m_fields.type;
-    event.occurred_at = now;
-    event.dedup_key = key;
-    event.content = nlohmann::json{{"line", std::string{line}}}.dump(-1, ' ', false,
-                                                                      nlohmann::json::error_handler_t::replace);
-    poll.events.push_back(std::move(event));
+    http_common::add_line(line, m_spec, m_fields, m_spec.options.get("format") == "ndjson",
+                          fmt::format("{}:{}", gen, offset), fmt::format("offset {}: ", offset), now, poll);
   }
 
   SourceSpec m_spec;

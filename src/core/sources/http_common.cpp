@@ -138,6 +138,42 @@ Event record_to_event(const nlohmann::json& record, const SourceSpec& spec, cons
   return event;
 }
 
+void add_line(std::string_view line, const SourceSpec& spec, const RecordFields& fields, bool ndjson, std::string key,
+              std::string_view where, UnixMicros now, Poll& poll) {
+  if (!line.empty() && line.back() == '\r') {
+    line.remove_suffix(1);
+  }
+  if (line.empty()) {
+    return;
+  }
+  if (line.size() > k_max_line) {
+    poll.skipped.push_back(fmt::format("{}a line of {} bytes (over {})", where, line.size(), k_max_line));
+    return;
+  }
+  if (ndjson) {
+    const auto record = nlohmann::json::parse(line, nullptr, false);
+    if (record.is_discarded() || !record.is_object()) {
+      poll.skipped.push_back(fmt::format("{}not a JSON object: {}", where, std::string{line.substr(0, 80)}));
+      return;
+    }
+    Event event = record_to_event(record, spec, fields, now, poll.warnings);
+    if (fields.id_pointer.empty() && !key.empty()) {
+      event.dedup_key = std::move(key);
+    }
+    poll.events.push_back(std::move(event));
+    return;
+  }
+  Event event;
+  event.stream_id = spec.stream_id;
+  event.source_id = spec.id;
+  event.type = fields.type;
+  event.occurred_at = now;
+  event.content =
+      nlohmann::json{{"line", std::string{line}}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  event.dedup_key = key.empty() ? "sha256:" + sha256_hex(line).substr(0, 32) : std::move(key);
+  poll.events.push_back(std::move(event));
+}
+
 std::string next_link(std::string_view header) {
   // <url>; rel="next", <url>; rel="last"
   std::size_t pos = 0;

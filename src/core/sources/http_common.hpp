@@ -60,6 +60,18 @@ struct RecordFields {
 Event record_to_event(const nlohmann::json& record, const SourceSpec& spec, const RecordFields& fields,
                       UnixMicros fetched_at, std::vector<std::string>& warnings);
 
+// Lines longer than this (command and file sources) are skipped with a note.
+inline constexpr std::size_t k_max_line = 1024 * 1024;
+
+// One line of a line-oriented source (command, file) into `poll`: a trailing
+// CR and empty lines dropped, a line over k_max_line skipped; with `ndjson`
+// the line is a JSON object made an event by record_to_event (anything else
+// is skipped), else an event whose content is {"line": TEXT}. The dedup key
+// is the record's id (fields.id_pointer), else `key`, else "sha256:" + a
+// hash of the line. `where` prefixes skip notes ("offset 12: ").
+void add_line(std::string_view line, const SourceSpec& spec, const RecordFields& fields, bool ndjson, std::string key,
+              std::string_view where, UnixMicros now, Poll& poll);
+
 // The URL of rel="next" in an RFC 8288 Link header, or "".
 std::string next_link(std::string_view link_header);
 

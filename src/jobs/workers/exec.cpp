@@ -6,6 +6,8 @@
 // grace period.
 #include "jobs/workers/builtin.hpp"
 
+#include "core/process.hpp"
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <poll.h>
@@ -126,15 +128,7 @@ public:
       posix_spawn_file_actions_addchdir_np(&actions, command->cwd.c_str());
     }
     posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    posix_spawnattr_setpgroup(&attr, 0);
-    sigset_t none;
-    sigemptyset(&none);
-    posix_spawnattr_setsigmask(&attr, &none);
-    sigset_t defaults;
-    sigfillset(&defaults);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
+    core::init_child_spawn_attributes(attr);
     auto argv = c_strings(command->argv);
     auto envp = c_strings(command->env);
     pid_t pid = 0;
