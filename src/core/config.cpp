@@ -2,6 +2,9 @@
 
 #include "core/cron.hpp"
 #include "core/hash.hpp"
+#include "core/pipeline/filter.hpp"
+#include "core/pipeline/mapping.hpp"
+#include "core/sink.hpp"
 #include "core/source.hpp"
 
 #include <fmt/format.h>
@@ -84,11 +87,11 @@ constexpr OptionSpec k_fetch_options[] = {
     {"ca_bundle", OptionType::string, "", "PEM file of CA certificates to trust for https (default: the system's)"},
 };
 
-const std::vector<std::string> k_top_level_keys = {"version", "data_dir", "store",  "buffer", "serve", "fetch",
-                                                   "sources", "streams",  "queues", "cron"};
+const std::vector<std::string> k_top_level_keys = {"version", "data_dir", "store",  "buffer",    "serve", "fetch",
+                                                   "sources", "streams",  "queues", "pipelines", "cron"};
 // Keys DESIGN.md §3 sketches that this version does not implement yet. Naming
 // them apart from typos tells the user the file is not wrong, vibe is behind.
-const std::vector<std::string> k_future_keys = {"pipelines"};
+const std::vector<std::string> k_future_keys = {};
 
 // Collects every mistake in the file, so one run reports them all, in file
 // order.
@@ -381,15 +384,44 @@ void read_options(const YAML::Node& node, std::span<const OptionSpec> table, std
   }
 }
 
+// The body of a source (`sources.ID`, or a pipeline's inline `from:`):
+// its type and the options of that kind. `key_mark` is where its id is.
+void read_source_body(const YAML::Node& body, const YAML::Mark& key_mark, const std::string& what,
+                      const EnvLookup& env, const fs::path& base_dir, Diagnostics& diag, SourceConfig& source) {
+  std::vector<std::string> kinds;
+  for (const auto& kind : source_kinds()) {
+    kinds.emplace_back(kind.name);
+  }
+  if (!body.IsMap()) {
+    diag.add(body.Mark(), fmt::format("{}: expected a mapping with at least 'type', got {}", what, node_kind(body)));
+    return;
+  }
+  const YAML::Node type = body["type"];
+  if (!type) {
+    diag.add(body.Mark(), fmt::format("{}: missing required key 'type' (one of: {})", what, fmt::join(kinds, ", ")));
+    return;
+  }
+  source.type = type.IsScalar() ? type.Scalar() : "";
+  const SourceKind* kind = find_source_kind(source.type);
+  if (kind == nullptr) {
+    diag.add(type.Mark(), fmt::format("{}.type: unknown source type '{}'{}", what, source.type,
+                                      did_you_mean(source.type, kinds)));
+    return;
+  }
+  const std::size_t errors = diag.count();
+  read_options(body, kind->options, what, {"type"}, env, base_dir, diag, source.options);
+  if (kind->check != nullptr && diag.count() == errors) {
+    if (auto problem = kind->check(source.options)) {
+      diag.add(key_mark, fmt::format("{}: {}", what, *problem));
+    }
+  }
+}
+
 void read_sources(const YAML::Node& node, const EnvLookup& env, const fs::path& base_dir,
                   Diagnostics& diag, Config& config) {
   if (!node.IsMap()) {
     diag.add(node.Mark(), fmt::format("sources: expected a mapping of id to source, got {}", node_kind(node)));
     return;
-  }
-  std::vector<std::string> kinds;
-  for (const auto& kind : source_kinds()) {
-    kinds.emplace_back(kind.name);
   }
   for (const auto& kv : node) {
     SourceConfig source;
@@ -399,30 +431,7 @@ void read_sources(const YAML::Node& node, const EnvLookup& env, const fs::path& 
     if (!is_slug(source.id)) {
       diag.add(kv.first.Mark(), fmt::format("{}: id must be letters, digits, '-', '_' or '.'", what));
     }
-    const YAML::Node& body = kv.second;
-    if (!body.IsMap()) {
-      diag.add(body.Mark(), fmt::format("{}: expected a mapping with at least 'type', got {}", what, node_kind(body)));
-      continue;
-    }
-    const YAML::Node type = body["type"];
-    if (!type) {
-      diag.add(body.Mark(), fmt::format("{}: missing required key 'type' (one of: {})", what, fmt::join(kinds, ", ")));
-      continue;
-    }
-    source.type = type.IsScalar() ? type.Scalar() : "";
-    const SourceKind* kind = find_source_kind(source.type);
-    if (kind == nullptr) {
-      diag.add(type.Mark(), fmt::format("{}.type: unknown source type '{}'{}", what, source.type,
-                                        did_you_mean(source.type, kinds)));
-    } else {
-      const std::size_t errors = diag.count();
-      read_options(body, kind->options, what, {"type"}, env, base_dir, diag, source.options);
-      if (kind->check != nullptr && diag.count() == errors) {
-        if (auto problem = kind->check(source.options)) {
-          diag.add(kv.first.Mark(), fmt::format("{}: {}", what, *problem));
-        }
-      }
-    }
+    read_source_body(kv.second, kv.first.Mark(), what, env, base_dir, diag, source);
     // Kept even when invalid, so streams that name it are not reported too.
     config.sources.push_back(std::move(source));
   }
@@ -481,6 +490,281 @@ void read_streams(const YAML::Node& node, Diagnostics& diag, Config& config) {
       }
     }
     config.streams.push_back(std::move(stream));
+  }
+}
+
+// Where a filter's mistake is in the file: the scalar's position plus the
+// column within the expression (one line), past an opening quote.
+YAML::Mark filter_mark(const YAML::Node& node, std::size_t column) {
+  YAML::Mark mark = node.Mark();
+  const std::string& text = node.Scalar();
+  const std::size_t offset = std::min(column == 0 ? 0 : column - 1, text.size());
+  const auto newlines = static_cast<int>(std::count(text.begin(), text.begin() + static_cast<long>(offset), '\n'));
+  if (newlines > 0 || text.find('\n') != std::string::npos) {
+    // A block scalar: its text starts on the line after the indicator.
+    const auto line_start = text.rfind('\n', offset == 0 ? 0 : offset - 1);
+    mark.line += newlines + 1;
+    mark.column += 2 + static_cast<int>(offset - (line_start == std::string::npos ? 0 : line_start + 1));
+    return mark;
+  }
+  mark.column += static_cast<int>(offset) + (node.Tag() == "!" ? 1 : 0);
+  return mark;
+}
+
+constexpr OptionSpec k_pipeline_options[] = {
+    {"from", OptionType::json, k_required, "an inline source, a source id, or pipeline:ID (chained)"},
+    {"every", OptionType::duration, "", "run on this interval (under vibe serve)"},
+    {"cron", OptionType::string, "", "run on this cron schedule (under vibe serve)"},
+    {"timezone", OptionType::string, "", "IANA time zone of cron (default UTC)"},
+    {"execution", OptionType::string, "job", "job (a job per run) or worker (a long-running worker in serve)"},
+    {"map", OptionType::json, "", "output field -> JSON Pointer, {path, as, default}, template or nested object"},
+    {"filter", OptionType::string, "", "expression a mapped record must satisfy to be kept"},
+    {"persist", OptionType::boolean, "true", "store the mapped records as events of pipeline:ID"},
+    {"keep", OptionType::string, "30d", "how long the raw layer keeps fetched responses (or forever)"},
+    {"stream", OptionType::string, "", "the stream whose timeline also shows the records"},
+    {"sinks", OptionType::json, "[]", "where new records are delivered (webhook, http_api, file, command)"},
+};
+
+void read_sinks(const YAML::Node& node, const std::string& what, const EnvLookup& env, const fs::path& base_dir,
+                Diagnostics& diag, PipelineConfig& pipeline) {
+  if (!node.IsSequence()) {
+    diag.add(node.Mark(), fmt::format("{}: expected a list of sinks, got {}", what, node_kind(node)));
+    return;
+  }
+  std::vector<std::string> kinds;
+  for (const auto& kind : sink_kinds()) {
+    kinds.emplace_back(kind.name);
+  }
+  std::size_t index = 0;
+  for (const auto& item : node) {
+    const std::string where = fmt::format("{}[{}]", what, index++);
+    if (!item.IsMap()) {
+      diag.add(item.Mark(), fmt::format("{}: expected a mapping with 'type', got {}", where, node_kind(item)));
+      continue;
+    }
+    SinkConfig sink;
+    sink.line = item.Mark().line + 1;
+    const YAML::Node type = item["type"];
+    if (!type || !type.IsScalar()) {
+      diag.add(item.Mark(), fmt::format("{}: missing required key 'type' (one of: {})", where, fmt::join(kinds, ", ")));
+      continue;
+    }
+    sink.type = type.Scalar();
+    const SinkKind* kind = find_sink_kind(sink.type);
+    if (kind == nullptr) {
+      diag.add(type.Mark(), fmt::format("{}.type: unknown sink type '{}'{}", where, sink.type,
+                                        did_you_mean(sink.type, kinds)));
+      continue;
+    }
+    const std::size_t errors = diag.count();
+    read_options(item, kind->options, where, {"type"}, env, base_dir, diag, sink.options);
+    if (kind->check != nullptr && diag.count() == errors) {
+      if (auto problem = kind->check(sink.options)) {
+        diag.add(item.Mark(), fmt::format("{}: {}", where, *problem));
+      }
+    }
+    pipeline.sinks.push_back(std::move(sink));
+  }
+}
+
+void read_pipelines(const YAML::Node& node, const EnvLookup& env, const fs::path& base_dir, Diagnostics& diag,
+                    Config& config) {
+  if (!node.IsMap()) {
+    diag.add(node.Mark(), fmt::format("pipelines: expected a mapping of id to pipeline, got {}", node_kind(node)));
+    return;
+  }
+  std::vector<std::string> keys;
+  for (const auto& row : k_pipeline_options) {
+    keys.emplace_back(row.name);
+  }
+  std::vector<std::string> source_ids;
+  for (const auto& s : config.sources) {
+    source_ids.push_back(s.id);
+  }
+  std::vector<std::pair<const YAML::Node, std::size_t>> chained;  // from: pipeline:ID, checked after all are read
+  for (const auto& kv : node) {
+    PipelineConfig pipeline;
+    pipeline.id = kv.first.Scalar();
+    pipeline.line = kv.first.Mark().line + 1;
+    const std::string what = "pipelines." + pipeline.id;
+    if (!is_slug(pipeline.id)) {
+      diag.add(kv.first.Mark(), fmt::format("{}: id must be letters, digits, '-', '_' or '.'", what));
+    }
+    if (config.find_pipeline(pipeline.id) != nullptr) {
+      diag.add(kv.first.Mark(), fmt::format("{}: defined twice", what));
+    }
+    const YAML::Node& body = kv.second;
+    if (!body.IsMap()) {
+      diag.add(body.Mark(), fmt::format("{}: expected a mapping with at least 'from', got {}", what, node_kind(body)));
+      continue;
+    }
+    for (const auto& field : body) {
+      const std::string key = field.first.Scalar();
+      if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
+        diag.add(field.first.Mark(), fmt::format("{}: unknown key '{}'{}", what, key, did_you_mean(key, keys)));
+      }
+    }
+    auto scalar = [&](const char* key) -> std::optional<std::pair<std::string, YAML::Node>> {
+      const YAML::Node value = body[key];
+      if (!value) {
+        return std::nullopt;
+      }
+      if (!value.IsScalar()) {
+        diag.add(value.Mark(), fmt::format("{}.{}: expected a string, got {}", what, key, node_kind(value)));
+        return std::nullopt;
+      }
+      return std::pair{value.Scalar(), value};
+    };
+
+    // from: an inline source, a source id, or pipeline:ID.
+    const YAML::Node from = body["from"];
+    if (!from) {
+      diag.add(body.Mark(), fmt::format("{}: missing required key 'from' (an inline source, a source id, or "
+                                        "pipeline:ID)", what));
+    } else if (from.IsMap()) {
+      SourceConfig source;
+      source.id = pipeline.topic_source();
+      source.line = from.Mark().line + 1;
+      if (from["every"] || from["every_min"] || from["every_max"]) {
+        const YAML::Node at = from["every"] ? from["every"] : from["every_min"] ? from["every_min"] : from["every_max"];
+        diag.add(at.Mark(), fmt::format("{}.from: a pipeline's schedule is its own: put every: on the pipeline", what));
+      }
+      read_source_body(from, from.Mark(), what + ".from", env, base_dir, diag, source);
+      pipeline.source = std::move(source);
+    } else if (from.IsScalar() && from.Scalar().rfind("pipeline:", 0) == 0) {
+      pipeline.from_pipeline = from.Scalar().substr(9);
+      chained.emplace_back(from, config.pipelines.size());
+    } else if (from.IsScalar()) {
+      const SourceConfig* source = config.find_source(from.Scalar());
+      if (source == nullptr) {
+        diag.add(from.Mark(), fmt::format("{}.from: no source named '{}'{}", what, from.Scalar(),
+                                          did_you_mean(from.Scalar(), source_ids)));
+      } else {
+        pipeline.source = *source;
+      }
+    } else {
+      diag.add(from.Mark(), fmt::format("{}.from: expected a source (a mapping), a source id or pipeline:ID, got {}",
+                                        what, node_kind(from)));
+    }
+
+    if (auto every = scalar("every")) {
+      auto d = parse_duration(every->first);
+      if (!d || d->count() <= 0) {
+        diag.add(every->second.Mark(),
+                 fmt::format("{}.every: {}", what, d ? "must be greater than zero" : d.error().message));
+      } else {
+        pipeline.every = *d;
+      }
+    }
+    if (auto timezone = scalar("timezone")) {
+      pipeline.timezone = timezone->first;
+    }
+    if (auto cron = scalar("cron")) {
+      pipeline.cron = cron->first;
+      if (auto schedule = CronSchedule::parse(pipeline.cron, pipeline.timezone); !schedule) {
+        diag.add(cron->second.Mark(), fmt::format("{}.cron: {}", what, schedule.error().message));
+      }
+      if (pipeline.every.count() > 0) {
+        diag.add(cron->second.Mark(), fmt::format("{}: give every or cron, not both", what));
+      }
+    }
+    if (auto execution = scalar("execution")) {
+      if (execution->first == "worker") {
+        pipeline.execution = Execution::worker;
+        if (pipeline.every.count() == 0) {
+          diag.add(execution->second.Mark(), fmt::format("{}.execution: worker runs on an interval: set every", what));
+        }
+      } else if (execution->first != "job") {
+        diag.add(execution->second.Mark(),
+                 fmt::format("{}.execution: want job or worker, got '{}'", what, execution->first));
+      }
+    }
+    if (pipeline.source && is_pushed_kind(pipeline.source->type) &&
+        (pipeline.every.count() > 0 || !pipeline.cron.empty())) {
+      diag.add(body["every"] ? body["every"].Mark() : body["cron"].Mark(),
+               fmt::format("{}: source '{}' is a {}: its records arrive when pushed, on no schedule", what,
+                           from.Scalar(), pipeline.source->type));
+    }
+    if (const YAML::Node map = body["map"]) {
+      if (auto spec = structured_option(map, OptionType::json, what + ".map", env, diag, true)) {
+        if (!spec->is_object()) {
+          diag.add(map.Mark(), fmt::format("{}.map: expected a mapping of output field to path, got {}", what,
+                                           node_kind(map)));
+        } else if (auto mapping = pipeline::Mapping::compile(*spec); !mapping) {
+          diag.add(map.Mark(), fmt::format("{}.map.{}", what, mapping.error().message));
+        } else {
+          pipeline.map = std::move(*spec);
+        }
+      }
+    }
+    if (auto filter = scalar("filter")) {
+      auto parsed = pipeline::Filter::parse(filter->first);
+      if (!parsed) {
+        diag.add(filter_mark(filter->second, parsed.error().column),
+                 fmt::format("{}.filter: {}", what, parsed.error().message));
+      } else {
+        pipeline.filter = filter->first;
+      }
+    }
+    if (auto persist = scalar("persist")) {
+      if (auto b = parse_bool(persist->first)) {
+        pipeline.persist = *b;
+      } else {
+        diag.add(persist->second.Mark(), fmt::format("{}.persist: want true or false, got '{}'", what, persist->first));
+      }
+    }
+    if (auto keep = scalar("keep")) {
+      if (keep->first == "forever") {
+        pipeline.keep = Millis{0};
+      } else if (auto d = parse_duration(keep->first); !d || d->count() <= 0) {
+        diag.add(keep->second.Mark(), fmt::format("{}.keep: want a duration such as 30d, or forever", what));
+      } else {
+        pipeline.keep = *d;
+      }
+    }
+    if (auto stream = scalar("stream")) {
+      pipeline.stream = stream->first;
+      if (config.find_stream(pipeline.stream) == nullptr) {
+        std::vector<std::string> ids;
+        for (const auto& s : config.streams) {
+          ids.push_back(s.id);
+        }
+        diag.add(stream->second.Mark(), fmt::format("{}.stream: no stream named '{}'{}", what, pipeline.stream,
+                                                    did_you_mean(pipeline.stream, ids)));
+      }
+    }
+    if (const YAML::Node sinks = body["sinks"]) {
+      read_sinks(sinks, what + ".sinks", env, base_dir, diag, pipeline);
+    }
+    config.pipelines.push_back(std::move(pipeline));
+  }
+
+  // Chained pipelines: the upstream exists, and following `from` never loops.
+  std::vector<std::string> ids;
+  for (const auto& p : config.pipelines) {
+    ids.push_back(p.id);
+  }
+  for (const auto& [from, index] : chained) {
+    PipelineConfig& pipeline = config.pipelines[index];
+    const std::string what = "pipelines." + pipeline.id;
+    if (config.find_pipeline(pipeline.from_pipeline) == nullptr) {
+      diag.add(from.Mark(), fmt::format("{}.from: no pipeline named '{}'{}", what, pipeline.from_pipeline,
+                                        did_you_mean(pipeline.from_pipeline, ids)));
+      continue;
+    }
+    if (pipeline.every.count() > 0 || !pipeline.cron.empty()) {
+      diag.add(from.Mark(), fmt::format("{}: a chained pipeline runs when pipeline '{}' has new records: drop "
+                                        "every/cron", what, pipeline.from_pipeline));
+    }
+    std::string at = pipeline.from_pipeline;
+    for (std::size_t steps = 0; !at.empty() && steps <= config.pipelines.size(); ++steps) {
+      if (at == pipeline.id) {
+        diag.add(from.Mark(), fmt::format("{}.from: pipelines chained in a loop", what));
+        break;
+      }
+      const PipelineConfig* up = config.find_pipeline(at);
+      at = up == nullptr ? std::string{} : up->from_pipeline;
+    }
   }
 }
 
@@ -605,11 +889,24 @@ void read_cron(const YAML::Node& node, const EnvLookup& env, const std::vector<s
           ++actions;
           entry.worker = "exec";
           entry.args = nlohmann::json{{"shell", *text}}.dump();
+        } else if (key == "run" && text->rfind("pipeline:", 0) == 0) {
+          ++actions;
+          const PipelineConfig* target = config.find_pipeline(text->substr(9));
+          if (target == nullptr) {
+            diag.add(value.Mark(), fmt::format("{}.run: no pipeline named '{}'", what, text->substr(9)));
+            ok = false;
+          } else if (target->pushed() || !target->from_pipeline.empty()) {
+            diag.add(value.Mark(), fmt::format("{}.run: pipeline '{}' runs when its records arrive, not on a "
+                                               "schedule", what, target->id));
+            ok = false;
+          }
+          entry.worker = "pipeline";
+          entry.args = nlohmann::json{{"pipeline", text->substr(9)}}.dump();
         } else if (key == "run") {
           ++actions;
           const SourceConfig* target = text->rfind("source:", 0) == 0 ? config.find_source(text->substr(7)) : nullptr;
           if (target == nullptr) {
-            diag.add(value.Mark(), fmt::format("{}.run: want source:<id> of a configured source, got '{}'", what, *text));
+            diag.add(value.Mark(), fmt::format("{}.run: want source:<id> or pipeline:<id>, got '{}'", what, *text));
             ok = false;
           } else if (is_pushed_kind(target->type)) {
             diag.add(value.Mark(), fmt::format("{}.run: source '{}' is a {}: it is pushed, not polled", what,
@@ -691,6 +988,25 @@ std::string scalar_or_report(const YAML::Node& node, std::string_view what, Diag
 const SourceConfig* Config::find_source(std::string_view id) const {
   const auto it = std::find_if(sources.begin(), sources.end(), [&](const auto& s) { return s.id == id; });
   return it == sources.end() ? nullptr : &*it;
+}
+
+const PipelineConfig* Config::find_pipeline(std::string_view id) const {
+  const auto it = std::find_if(pipelines.begin(), pipelines.end(), [&](const auto& p) { return p.id == id; });
+  return it == pipelines.end() ? nullptr : &*it;
+}
+
+std::vector<const PipelineConfig*> Config::downstream_of(std::string_view id) const {
+  std::vector<const PipelineConfig*> out;
+  for (const auto& p : pipelines) {
+    if (p.from_pipeline == id) {
+      out.push_back(&p);
+    }
+  }
+  return out;
+}
+
+bool PipelineConfig::pushed() const {
+  return source && is_pushed_kind(source->type);
 }
 
 const StreamConfig* Config::find_stream(std::string_view id) const {
@@ -874,6 +1190,9 @@ Result<Config> parse_config(std::string_view text, const fs::path& path, const E
   }
   if (const YAML::Node node = root["queues"]) {
     read_queues(node, diag, config);
+  }
+  if (const YAML::Node node = root["pipelines"]) {
+    read_pipelines(node, env, base_dir, diag, config);
   }
   if (const YAML::Node node = root["cron"]) {
     read_cron(node, env, workers, diag, config);

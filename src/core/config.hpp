@@ -28,6 +28,44 @@ struct SourceConfig {
   int line = 0;          // 1-based line of the source's key in the file
 };
 
+// One of a pipeline's `sinks:`: where its new records go, through a job in
+// the `deliver` queue each (src/core/sinks/).
+struct SinkConfig {
+  std::string type;
+  OptionValues options;  // checked against the sink kind's table
+  int line = 0;
+};
+
+// How a pipeline's scheduled runs execute: a job per run (the default), or a
+// long-running worker in `vibe serve` that keeps its state between runs.
+enum class Execution { job, worker };
+
+// One of `pipelines:` (DESIGN.md §2): from -> map -> filter -> persist ->
+// broadcast -> sinks. Its records are events of source id "pipeline:<id>".
+struct PipelineConfig {
+  std::string id;
+  int line = 0;
+  // `from:`: an inline source (its id is "pipeline:<id>"), a configured
+  // source (a copy, under its own id), or nothing when chained.
+  std::optional<SourceConfig> source;
+  std::string from_pipeline;     // chained: `from: pipeline:<id>`
+  Millis every{0};               // 0: no interval
+  std::string cron;              // "" : no cron schedule
+  std::string timezone;          // of `cron`
+  Execution execution = Execution::job;
+  nlohmann::json map;            // null: records pass as they come
+  std::string filter;            // "" : every record passes
+  bool persist = true;
+  Millis keep{30LL * 24 * 3'600'000};  // raw-layer retention; 0: forever
+  std::string stream;            // the stream whose timeline gets the records; "" : none
+  std::vector<SinkConfig> sinks;
+
+  // The source id its records are stored under.
+  std::string topic_source() const { return "pipeline:" + id; }
+  // Whether its source pushes (webhook): runs follow deliveries, not a clock.
+  bool pushed() const;
+};
+
 struct StreamConfig {
   std::string id;
   std::string title;
@@ -89,11 +127,15 @@ struct Config {
   ServeConfig serve;
   std::vector<SourceConfig> sources;  // in file order
   std::vector<StreamConfig> streams;  // in file order
-  std::map<std::string, std::size_t> queues{{"default", 5}, {"poll", 10}};  // queue -> concurrency
+  std::vector<PipelineConfig> pipelines;  // in file order
+  std::map<std::string, std::size_t> queues{{"default", 5}, {"poll", 10}, {"deliver", 5}};  // queue -> concurrency
   std::vector<CronConfig> cron;
 
   const SourceConfig* find_source(std::string_view id) const;
   const StreamConfig* find_stream(std::string_view id) const;
+  const PipelineConfig* find_pipeline(std::string_view id) const;
+  // The pipelines chained to `id` (`from: pipeline:<id>`), in file order.
+  std::vector<const PipelineConfig*> downstream_of(std::string_view id) const;
   // The first stream (in file order) that lists `source_id`, or "".
   std::string stream_of(std::string_view source_id) const;
 };

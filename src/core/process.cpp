@@ -33,7 +33,8 @@ void init_child_spawn_attributes(posix_spawnattr_t& attr) {
   posix_spawnattr_setsigdefault(&attr, &defaults);
 }
 
-Result<ChildProcess> ChildProcess::start_shell(const std::string& command, const std::string& cwd) {
+Result<ChildProcess> ChildProcess::start_shell(const std::string& command, const std::string& cwd,
+                                               const std::string& stdin_path) {
   int out[2];
   int err[2];
   if (pipe2(out, O_CLOEXEC) != 0) {
@@ -46,7 +47,7 @@ Result<ChildProcess> ChildProcess::start_shell(const std::string& command, const
   }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 0, stdin_path.empty() ? "/dev/null" : stdin_path.c_str(), O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, out[1], 1);
   posix_spawn_file_actions_adddup2(&actions, err[1], 2);
   if (!cwd.empty()) {
@@ -76,6 +77,34 @@ Result<ChildProcess> ChildProcess::start_shell(const std::string& command, const
   child.m_err = err[0];
   fcntl(child.m_err, F_SETFL, O_NONBLOCK);
   return child;
+}
+
+ChildProcess::Finish ChildProcess::finish(std::string& out, std::chrono::steady_clock::time_point deadline,
+                                          const std::atomic<bool>* cancel, std::size_t max_output) {
+  while (read_some(out, std::chrono::milliseconds{100})) {
+    if (out.size() > max_output) {
+      terminate();
+      return Finish::too_much_output;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      terminate();
+      return Finish::timed_out;
+    }
+    if (cancel != nullptr && cancel->load()) {
+      terminate();
+      return Finish::cancelled;
+    }
+  }
+  // stdout closed: wait for the exit, within the deadline.
+  while (!exited()) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      terminate();
+      return Finish::timed_out;
+    }
+    std::string ignored;
+    read_some(ignored, std::chrono::milliseconds{10});
+  }
+  return Finish::exited;
 }
 
 ChildProcess::ChildProcess(ChildProcess&& other) noexcept

@@ -5,6 +5,7 @@
 #include <spawn.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <string>
 
@@ -16,13 +17,15 @@ namespace vibe::core {
 void init_child_spawn_attributes(posix_spawnattr_t& attr);
 
 // A shell command run as a child in its own process group (posix_spawn:
-// safe in a threaded process), stdin from /dev/null, stdout and stderr into
+// safe in a threaded process), stdin from a file (/dev/null by default), stdout and stderr into
 // pipes. The destructor kills the group (SIGTERM, SIGKILL after a grace) and
 // reaps the child.
 class ChildProcess {
 public:
-  // Runs `command` with /bin/sh -c in `cwd` (the current directory when empty).
-  static Result<ChildProcess> start_shell(const std::string& command, const std::string& cwd = {});
+  // Runs `command` with /bin/sh -c in `cwd` (the current directory when
+  // empty), its stdin read from `stdin_path` (/dev/null when empty).
+  static Result<ChildProcess> start_shell(const std::string& command, const std::string& cwd = {},
+                                          const std::string& stdin_path = {});
 
   ChildProcess(ChildProcess&& other) noexcept;
   ChildProcess& operator=(ChildProcess&& other) noexcept;
@@ -41,6 +44,16 @@ public:
   int status() const { return m_status; }
   const std::string& stderr_tail() const { return m_err_tail; }
   std::string describe_status() const;  // "exit status 3", "killed by signal 9 (Killed)"
+
+  // How finish() ended.
+  enum class Finish { exited, timed_out, cancelled, too_much_output };
+
+  // Reads stdout into `out` until the child closes it and exits. Past
+  // `deadline`, when `cancel` (if set) turns true, or when `out` grows beyond
+  // `max_output`, terminates the child and says which. After `exited`,
+  // status() and stderr_tail() tell how it went.
+  Finish finish(std::string& out, std::chrono::steady_clock::time_point deadline, const std::atomic<bool>* cancel,
+                std::size_t max_output);
 
   // SIGTERM to the group, SIGKILL after `grace`, and waits for the child.
   void terminate(std::chrono::milliseconds grace = std::chrono::milliseconds{2000});

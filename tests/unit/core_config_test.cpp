@@ -218,7 +218,7 @@ TEST_SUITE("core::config") {
     CHECK(m.find("vibe.yaml:3:17: cron[1]: minute: 61 is out of range 0-59") != std::string::npos);
     CHECK(m.find("vibe.yaml:4:37: cron[2]: unknown time zone 'Mars/Base'") != std::string::npos);
     CHECK(m.find("vibe.yaml:5:5: cron[3]: give exactly one of 'command', 'run' or 'worker'") != std::string::npos);
-    CHECK(m.find("cron[4].run: want source:<id> of a configured source") != std::string::npos);
+    CHECK(m.find("cron[4].run: want source:<id> or pipeline:<id>") != std::string::npos);
   }
 
   TEST_CASE("a cron worker must be one the job layer knows, when it says which") {

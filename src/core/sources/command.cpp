@@ -75,30 +75,18 @@ private:
     const auto deadline = std::chrono::steady_clock::now() + m_spec.options.duration("timeout");
     const std::size_t max_output = m_spec.options.size("max_output");
     std::string out;
-    while (child->read_some(out, std::chrono::milliseconds{100})) {
-      if (out.size() > max_output) {
+    switch (child->finish(out, deadline, cancel, max_output)) {
+      case ChildProcess::Finish::exited:
+        break;
+      case ChildProcess::Finish::too_much_output:
         return fail(Errc::parse, fmt::format("source {}: the command printed more than max_output ({} bytes)",
                                              m_spec.id, max_output));
-      }
-      if (std::chrono::steady_clock::now() >= deadline) {
-        child->terminate();
+      case ChildProcess::Finish::timed_out:
         return fail(Errc::unavailable, fmt::format("source {}: the command timed out after {}{}", m_spec.id,
                                                    format_duration(m_spec.options.duration("timeout")),
                                                    stderr_part(*child)));
-      }
-      if (cancel != nullptr && cancel->load()) {
-        child->terminate();
+      case ChildProcess::Finish::cancelled:
         return fail(Errc::cancelled, fmt::format("source {}: cancelled (shutting down)", m_spec.id));
-      }
-    }
-    // stdout closed: wait for the exit, within the timeout.
-    while (!child->exited()) {
-      if (std::chrono::steady_clock::now() >= deadline) {
-        child->terminate();
-        break;
-      }
-      std::string ignored;
-      child->read_some(ignored, std::chrono::milliseconds{10});
     }
     const int status = child->status();
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
