@@ -39,6 +39,7 @@ void add_serve_commands(CLI::App& app, const GlobalOptions& global, Action& run)
 void add_stream_commands(CLI::App& app, const GlobalOptions& global, Action& run);  // stream ...
 void add_tail_command(CLI::App& app, const GlobalOptions& global, Action& run);
 void add_ingest_command(CLI::App& app, const GlobalOptions& global, Action& run);
+void add_pipeline_commands(CLI::App& app, const GlobalOptions& global, Action& run);  // run, pipeline ...
 
 // Loads the config that -c / $VIBE_CONFIG / ./vibe.yaml names.
 core::Result<core::Config> load_config(const GlobalOptions& global);

@@ -51,8 +51,32 @@ struct Target {
   bool failed = false;
   bool any_changed = false;     // a 2xx (not every answer a 304)
   Poll gathered;
+  std::vector<RawRecord> raw;  // captured responses (a pipeline's poll)
   std::optional<std::future<Result<WriteResult>>> write;
 };
+
+// A 2xx response as the raw layer keeps it: the body, the headers a parse
+// may need, and which request of the poll it answered (never its secrets).
+RawRecord raw_record_of(const FetchRequest& request, const FetchResponse& response, const std::string& shown,
+                        UnixMicros fetched_at) {
+  RawRecord raw;
+  raw.fetched_at = fetched_at;
+  raw.kind = "response";
+  raw.url = shown;
+  raw.method = request.method;
+  raw.status = response.status;
+  nlohmann::json headers = nlohmann::json::object();
+  for (const char* name : {"content-type", "etag", "last-modified", "date", "link"}) {
+    if (const std::string_view value = response.header(name); !value.empty()) {
+      headers[name] = std::string{value};
+    }
+  }
+  raw.headers = headers.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  raw.request = nlohmann::json{{"tag", request.tag}, {"page", request.page}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  raw.body = response.body;
+  return raw;
+}
 
 std::string http_reason(long status) {
   switch (status) {
@@ -117,6 +141,32 @@ UnixMicros cache_floor(const FetchResponse& response, UnixMicros fetched_at) {
 
 }  // namespace
 
+namespace {
+
+// Where a poll's results go: the writer, the caller (dry run), or the caller
+// with the state and raw responses (a pipeline's capture).
+struct Capture {
+  std::vector<CapturedPoll>* out = nullptr;
+};
+
+Result<PollReport> poll_selected(const Config& config, std::span<const SourceConfig* const> selected, Store* store,
+                                 BatchWriter* writer, DryRun dry_run, const std::shared_ptr<spdlog::logger>& log,
+                                 const PollProgress& progress, const std::atomic<bool>* cancel, Capture capture);
+
+}  // namespace
+
+Result<CapturedPoll> poll_capture(const Config& config, const SourceConfig& source, Store& store,
+                                  std::shared_ptr<spdlog::logger> log, const std::atomic<bool>* cancel) {
+  std::vector<CapturedPoll> out(1);
+  const SourceConfig* selected[] = {&source};
+  auto report = poll_selected(config, selected, &store, nullptr, DryRun::no, log, {}, cancel, Capture{&out});
+  if (!report) {
+    return tl::unexpected(report.error());
+  }
+  out.front().report = std::move(report->sources.front());
+  return std::move(out.front());
+}
+
 Result<PollReport> poll_sources(const Config& config, std::span<const std::string> source_ids, Store* store,
                                 BatchWriter* writer, DryRun dry_run, std::shared_ptr<spdlog::logger> log,
                                 const PollProgress& progress, const std::atomic<bool>* cancel) {
@@ -147,6 +197,14 @@ Result<PollReport> poll_sources(const Config& config, std::span<const std::strin
     }
   }
 
+  return poll_selected(config, selected, store, writer, dry_run, log, progress, cancel, Capture{});
+}
+
+namespace {
+
+Result<PollReport> poll_selected(const Config& config, std::span<const SourceConfig* const> selected, Store* store,
+                                 BatchWriter* writer, DryRun dry_run, const std::shared_ptr<spdlog::logger>& log,
+                                 const PollProgress& progress, const std::atomic<bool>* cancel, Capture capture) {
   configure_host_limits(HostLimits{config.fetch.per_host, config.fetch.host_spacing});
   const UnixMicros started = now_micros();
   PollReport report;
@@ -290,6 +348,15 @@ Result<PollReport> poll_sources(const Config& config, std::span<const std::strin
       }
       return;
     }
+    if (capture.out != nullptr) {
+      CapturedPoll& captured = (*capture.out)[i];
+      if (!target.failed) {
+        captured.events = std::move(target.gathered.events);
+        captured.raw = std::move(target.raw);
+      }
+      captured.state = std::move(update);
+      return;
+    }
     WriteRequest write;
     if (!target.failed) {
       write.events = std::move(target.gathered.events);
@@ -349,6 +416,9 @@ Result<PollReport> poll_sources(const Config& config, std::span<const std::strin
           // Not modified: this part has nothing new.
         } else if (status >= 200 && status < 300) {
           target.any_changed = true;
+          if (capture.out != nullptr) {
+            target.raw.push_back(raw_record_of(request, *response, shown, fetched_at));
+          }
           Result<Poll> parsed = fail(Errc::parse, "");
           try {
             parsed = target.source->parse(request, *response, *target.context, fetched_at);
@@ -481,5 +551,7 @@ Result<PollReport> poll_sources(const Config& config, std::span<const std::strin
   }
   return report;
 }
+
+}  // namespace
 
 }  // namespace vibe::core

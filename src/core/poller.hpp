@@ -4,6 +4,7 @@
 #include "core/error.hpp"
 #include "core/event.hpp"
 #include "core/source.hpp"
+#include "core/store/store.hpp"
 
 #include <spdlog/logger.h>
 
@@ -90,5 +91,19 @@ public:
 Result<PollReport> poll_sources(const Config& config, std::span<const std::string> source_ids, Store* store,
                                 BatchWriter* writer, DryRun dry_run, std::shared_ptr<spdlog::logger> log,
                                 const PollProgress& progress = {}, const std::atomic<bool>* cancel = nullptr);
+
+// What a pipeline's fetch brought, nothing of it written: the source's
+// candidate events, each 2xx response as it came (the raw layer), and the
+// source's next state, for the pipeline to store with its records in one
+// transaction. The state is read from `store` under `source.id`.
+struct CapturedPoll {
+  SourceReport report;
+  std::vector<Event> events;
+  std::vector<RawRecord> raw;              // responses (HTTP kinds); empty for local kinds
+  std::optional<SourceStateUpdate> state;  // unset when the poll made none (a crash before it began)
+};
+
+Result<CapturedPoll> poll_capture(const Config& config, const SourceConfig& source, Store& store,
+                                  std::shared_ptr<spdlog::logger> log, const std::atomic<bool>* cancel = nullptr);
 
 }  // namespace vibe::core

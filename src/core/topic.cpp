@@ -49,7 +49,19 @@ Result<EventQuery> topic_query(std::string_view topic, const Config& config) {
     query.source_id = id;
     return query;
   }
-  return fail(Errc::usage, fmt::format("'{}' is not a topic (write stream:<id> or source:<id>)", topic));
+  if (kind == "pipeline") {
+    if (config.find_pipeline(id) == nullptr) {
+      std::vector<std::string> known;
+      for (const auto& p : config.pipelines) {
+        known.push_back(p.id);
+      }
+      return fail(Errc::usage, fmt::format("no pipeline named '{}'{}", id, suggestion(id, known)));
+    }
+    query.source_id = "pipeline:" + id;
+    return query;
+  }
+  return fail(Errc::usage,
+              fmt::format("'{}' is not a topic (write stream:<id>, source:<id> or pipeline:<id>)", topic));
 }
 
 Result<UnixMicros> parse_time_or_ago(std::string_view text, UnixMicros now) {

@@ -214,7 +214,11 @@ void Runner::worker_loop(QueueState& queue, std::stop_token stop) {
   }
 }
 
-JobOutcome Runner::outcome_of(const Job& job, const WorkResult& result, UnixMicros now) {
+namespace {
+
+// How an attempt's result is recorded: a failure is retried after the job's
+// backoff (its meta's, else its worker's policy).
+JobOutcome outcome_for(const Job& job, const WorkResult& result, const Worker* worker, UnixMicros now) {
   JobOutcome outcome;
   outcome.id = job.id;
   if (std::holds_alternative<Done>(result)) {
@@ -222,10 +226,7 @@ JobOutcome Runner::outcome_of(const Job& job, const WorkResult& result, UnixMicr
   } else if (const auto* failed = std::get_if<Failed>(&result)) {
     outcome.kind = JobOutcome::Kind::failed;
     outcome.error = failed->error;
-    Backoff policy = backoff_for(job, Backoff{});
-    if (auto it = m_workers.find(job.worker); it != m_workers.end() && it->second) {
-      policy = backoff_for(job, it->second->backoff());
-    }
+    const Backoff policy = backoff_for(job, worker != nullptr ? worker->backoff() : Backoff{});
     outcome.retry_at = now + micros(policy.delay(job.attempt, jitter_unit()));
   } else if (const auto* discard = std::get_if<Discard>(&result)) {
     outcome.kind = JobOutcome::Kind::discarded;
@@ -235,6 +236,53 @@ JobOutcome Runner::outcome_of(const Job& job, const WorkResult& result, UnixMicr
     outcome.retry_at = now + micros(snooze->delay);
   }
   return outcome;
+}
+
+}  // namespace
+
+JobOutcome Runner::outcome_of(const Job& job, const WorkResult& result, UnixMicros now) {
+  const auto it = m_workers.find(job.worker);
+  return outcome_for(job, result, it != m_workers.end() ? it->second.get() : nullptr, now);
+}
+
+core::Result<std::vector<JobRun>> run_jobs_now(core::JobStore& store, const WorkerDeps& deps,
+                                               std::span<const std::int64_t> ids,
+                                               const std::shared_ptr<spdlog::logger>& log) {
+  const core::NodeInfo node = this_node();
+  auto claimed = store.claim_ids(ids, node.id, core::now_micros());
+  if (!claimed) {
+    return tl::unexpected(claimed.error());
+  }
+  std::map<std::string, std::unique_ptr<Worker>> workers;
+  std::vector<JobRun> runs;
+  std::vector<JobOutcome> outcomes;
+  for (const auto& job : *claimed) {
+    auto& worker = workers[job.worker];
+    if (!worker) {
+      const WorkerKind* kind = find_worker_kind(job.worker);
+      if (kind != nullptr) {
+        worker = kind->make(deps);
+      }
+    }
+    WorkResult result = Discard{fmt::format("no worker named '{}'", job.worker)};
+    if (worker) {
+      std::stop_source stop;
+      const core::Millis timeout = job.timeout_ms > 0 ? core::Millis{job.timeout_ms} : worker->timeout();
+      const JobContext context{job, stop.get_token(),
+                               timeout.count() > 0 ? core::now_micros() + micros(timeout) : 0, log};
+      try {
+        result = worker->perform(context);
+      } catch (const std::exception& e) {
+        result = Failed{e.what()};
+      }
+    }
+    outcomes.push_back(outcome_for(job, result, worker.get(), core::now_micros()));
+    runs.push_back(JobRun{job, std::move(result)});
+  }
+  if (auto recorded = store.record(outcomes, core::now_micros()); !recorded) {
+    return tl::unexpected(recorded.error());
+  }
+  return runs;
 }
 
 void Runner::abandon() {

@@ -14,6 +14,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
+#include <vector>
 #include <string>
 #include <unordered_map>
 
@@ -119,6 +121,21 @@ private:
   bool m_notified = false;
   bool m_wanted = false;  // a worker asked for a round: many free slots, or a queue ran dry
 };
+
+// One attempt run by run_jobs_now(): the job as claimed (attempt counted) and its result.
+struct JobRun {
+  core::Job job;
+  WorkResult result;
+};
+
+// Claims the jobs `ids` (those still waiting), runs one attempt of each in
+// turn on this thread, and records the outcomes as the runner would (a
+// failure is retried after its backoff by whoever runs the queue next). For
+// work that must happen now, in the foreground: `vibe run pipeline:ID`
+// delivering its run's records. Errors: the store's.
+core::Result<std::vector<JobRun>> run_jobs_now(core::JobStore& store, const WorkerDeps& deps,
+                                               std::span<const std::int64_t> ids,
+                                               const std::shared_ptr<spdlog::logger>& log);
 
 // Identifies this process as a node: host, pid, and the pid's start time.
 core::NodeInfo this_node();

@@ -33,6 +33,28 @@ std::optional<UnixMicros> latest_fire(const core::CronSchedule& schedule, UnixMi
 Scheduler::Scheduler(std::vector<CronEntry> entries, std::shared_ptr<spdlog::logger> log)
     : m_entries(std::move(entries)), m_log(std::move(log)) {}
 
+namespace {
+
+// The latest fire time of `entry` in (after, now], if any.
+std::optional<UnixMicros> latest_fire_of(const CronEntry& entry, UnixMicros after, UnixMicros now) {
+  if (entry.every.count() <= 0) {
+    return latest_fire(entry.schedule, after, now);
+  }
+  const UnixMicros step = std::chrono::duration_cast<std::chrono::microseconds>(entry.every).count();
+  const UnixMicros tick = now - now % step;
+  return tick > after ? std::optional<UnixMicros>{tick} : std::nullopt;
+}
+
+UnixMicros next_fire_of(const CronEntry& entry, UnixMicros now) {
+  if (entry.every.count() <= 0) {
+    return entry.schedule.next_after(now).value_or(now + 24 * k_hour);
+  }
+  const UnixMicros step = std::chrono::duration_cast<std::chrono::microseconds>(entry.every).count();
+  return now - now % step + step;
+}
+
+}  // namespace
+
 core::Result<void> Scheduler::insert_due(core::JobStore& store, UnixMicros now) {
   for (const auto& entry : m_entries) {
     auto next = m_next.find(entry.name);
@@ -44,15 +66,19 @@ core::Result<void> Scheduler::insert_due(core::JobStore& store, UnixMicros now) 
       return tl::unexpected(last.error());
     }
     if (!*last) {
-      // First sight: mark the latest past fire time (or now) as the start.
-      const UnixMicros start = latest_fire(entry.schedule, now - 366 * 24 * k_hour, now).value_or(now);
+      // First sight: mark the latest past fire time (or now) as the start;
+      // an interval starts with a fire now instead.
+      const UnixMicros start =
+          entry.every.count() > 0
+              ? now - now % std::chrono::duration_cast<std::chrono::microseconds>(entry.every).count() - 1
+              : latest_fire(entry.schedule, now - 366 * 24 * k_hour, now).value_or(now);
       if (auto marked = store.insert_cron_fire(entry.name, start, nullptr, now); !marked) {
         return tl::unexpected(marked.error());
       }
       *last = start;
     }
-    if (auto due = latest_fire(entry.schedule, **last, now)) {
-      const bool late = now - *due > k_minute;
+    if (auto due = latest_fire_of(entry, **last, now)) {
+      const bool late = now - *due > std::max<UnixMicros>(k_minute, std::chrono::duration_cast<std::chrono::microseconds>(entry.every).count());
       const bool run = entry.catch_up == CatchUp::one || !late;
       core::NewJob job = entry.job;
       auto meta = nlohmann::json::parse(job.meta, nullptr, false);
@@ -67,12 +93,11 @@ core::Result<void> Scheduler::insert_due(core::JobStore& store, UnixMicros now) 
         return tl::unexpected(inserted.error());
       }
       if (*inserted) {
-        m_log->info("cron {} name={} fire_at={}", run ? "inserted" : "skipped late", entry.name,
-                    core::format_rfc3339(*due));
+        m_log->log(entry.every.count() > 0 ? spdlog::level::debug : spdlog::level::info, "cron {} name={} fire_at={}",
+                   run ? "inserted" : "skipped late", entry.name, core::format_rfc3339(*due));
       }
     }
-    const auto upcoming = entry.schedule.next_after(now);
-    m_next[entry.name] = upcoming.value_or(now + 24 * k_hour);
+    m_next[entry.name] = next_fire_of(entry, now);
   }
   return {};
 }

@@ -19,6 +19,10 @@ struct CronEntry {
   core::CronSchedule schedule;
   core::NewJob job;
   CatchUp catch_up = CatchUp::one;
+  // When set, the entry fires every `every` instead (at multiples of it
+  // since the epoch, so every process agrees on the fire times), and its
+  // first sight fires at once: a pipeline's `every:`.
+  core::Millis every{0};
 };
 
 // Inserts cron jobs as their fire times come. Every fire time is recorded in

@@ -201,6 +201,24 @@ std::vector<CronEntry> cron_entries(const core::Config& config) {
     job.timeout_ms = cron.timeout_ms;
     entries.push_back(CronEntry{cron.name, *schedule, std::move(job), cron.catch_up_one ? CatchUp::one : CatchUp::none});
   }
+  // Pipelines that run as jobs on their own schedule.
+  for (const auto& pipeline : config.pipelines) {
+    if (pipeline.execution != core::Execution::job || (pipeline.every.count() == 0 && pipeline.cron.empty())) {
+      continue;
+    }
+    auto schedule = core::CronSchedule::parse(pipeline.cron.empty() ? "* * * * *" : pipeline.cron, pipeline.timezone);
+    if (!schedule) {
+      continue;  // config loading already rejected it
+    }
+    core::NewJob job;
+    job.worker = "pipeline";
+    job.args = nlohmann::json{{"pipeline", pipeline.id}}.dump();
+    job.max_attempts = 3;
+    const std::string name = pipeline.every.count() > 0
+                                 ? fmt::format("pipeline:{}:every:{}", pipeline.id, pipeline.every.count())
+                                 : fmt::format("pipeline:{}:cron:{}", pipeline.id, pipeline.cron);
+    entries.push_back(CronEntry{name, *schedule, std::move(job), CatchUp::one, pipeline.every});
+  }
   return entries;
 }
 

@@ -10,6 +10,9 @@ namespace {
 // The one list of workers: adding one is one file plus one row here.
 const WorkerKind k_worker_kinds[] = {
     {"poll", "poll one source: args {\"source\": ID}", &poll::make},
+    {"pipeline", "run one pipeline: args {\"pipeline\": ID}", &pipeline::make},
+    {"deliver", "deliver records to a pipeline's sink: args {\"pipeline\": ID, \"sink\": N, \"records\": [...]}",
+     &deliver::make},
     {"exec", "run a command: args {\"argv\": [...]} or {\"shell\": \"...\"}, env, cwd, timeout", &exec::make},
     {"noop", "do nothing (tests, benchmarks); args sleep, fail, discard, snooze, until_attempt", &noop::make},
 };

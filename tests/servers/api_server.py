@@ -60,6 +60,11 @@ Generic JSON API: 7 items {"id": "item-N", "title": "Item N",
   GET|POST /api/single             {"id": "single-1", "status": "ok", "at": "2026-03-01T12:00:00Z"}
   GET /api/malformed               200 application/json with the body {"data": [1, 2
   GET /api/cached                  the /api/link page 1 body with Cache-Control: max-age=120
+  GET /api/items                   {"data": [every item]} in one page (POST /__api changes them)
+  POST|PUT|PATCH /sink/NAME        a delivery target: ?fail=N answers 500 to the first N requests
+                                   to NAME (?fail=always to all), then 200 {"ok": true, "request": K};
+                                   recorded like every route (headers, body); POST /__reset
+                                   restarts the counts
   GET /api/status/CODE             replies CODE with {"error": "status CODE"} (no body for
                                    204/304); ?retry_after=N adds Retry-After: N;
                                    ?reset=EPOCH adds X-RateLimit-Remaining: 0, X-RateLimit-Reset: EPOCH
@@ -147,6 +152,7 @@ class State:
         self.fixtures = fixtures
         self.lock = threading.Lock()
         self.requests = []
+        self.sink_counts = {}
         self.now = 0
         self.max = 0
         self.rate_limited_until = 0
@@ -339,6 +345,7 @@ def make_handler(state):
             if path == "/__reset" and method == "POST":
                 with state.lock:
                     state.requests = []
+                    state.sink_counts = {}
                     state.max = state.now
                 return self.reply(204)
             if path == "/__concurrency" and method in ("GET", "HEAD"):
@@ -410,8 +417,24 @@ def make_handler(state):
             if path == "/api/single" and method in ("GET", "HEAD", "POST"):
                 return self.reply_json(200, compact(
                     {"id": "single-1", "status": "ok", "at": "2026-03-01T12:00:00Z"}))
+            m = re.match(r"^/sink/([A-Za-z0-9_-]+)$", path)
+            if m and method in ("POST", "PUT", "PATCH"):
+                # A delivery target: fails the first `fail` requests to this
+                # name (every one with fail=always), then answers 200.
+                name = m.group(1)
+                with state.lock:
+                    seen = state.sink_counts.get(name, 0) + 1
+                    state.sink_counts[name] = seen
+                failing = self.query.get("fail", "0")
+                if failing == "always" or seen <= int(failing or 0):
+                    return self.reply_json(500, compact({"error": "sink %s: failing request %d" % (name, seen)}))
+                return self.reply_json(200, compact({"ok": True, "request": seen}))
             if not is_get:
                 return self.not_found()
+            if path == "/api/items":
+                with state.lock:
+                    items = list(state.items)
+                return self.reply_json(200, compact({"data": items}))
             if path == "/api/link":
                 page = self.page_number()
                 if page is None:

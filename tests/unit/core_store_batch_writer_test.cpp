@@ -36,6 +36,11 @@ public:
   Result<void> open_sessions(UnixMicros) override { return {}; }
   Result<std::vector<Event>> events(const EventQuery&) override { return std::vector<Event>{}; }
   Result<TopicStats> stats(const EventQuery&, UnixMicros) override { return TopicStats{}; }
+  Result<std::vector<RawRecord>> raw_records(const std::string&, std::optional<UnixMicros>, std::optional<UnixMicros>,
+                                             std::int64_t, std::size_t) override {
+    return fail(Errc::storage, "disk on fire");
+  }
+  Result<RawStats> raw_stats(const std::string&) override { return fail(Errc::storage, "disk on fire"); }
   Result<std::vector<std::int64_t>> event_ids(const std::string&, std::span<const std::string>) override {
     return fail(Errc::storage, "disk I/O error");
   }
@@ -92,6 +97,12 @@ public:
   Result<void> open_sessions(UnixMicros now) override { return m_inner.open_sessions(now); }
   Result<std::vector<Event>> events(const EventQuery& q) override { return m_inner.events(q); }
   Result<TopicStats> stats(const EventQuery& q, UnixMicros now) override { return m_inner.stats(q, now); }
+  Result<std::vector<RawRecord>> raw_records(const std::string& pipeline, std::optional<UnixMicros> since,
+                                             std::optional<UnixMicros> until, std::int64_t after,
+                                             std::size_t limit) override {
+    return m_inner.raw_records(pipeline, since, until, after, limit);
+  }
+  Result<RawStats> raw_stats(const std::string& pipeline) override { return m_inner.raw_stats(pipeline); }
   Result<std::vector<std::int64_t>> event_ids(const std::string& source, std::span<const std::string> keys) override {
     return m_inner.event_ids(source, keys);
   }

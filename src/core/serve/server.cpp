@@ -1,5 +1,7 @@
 #include "core/serve/server.hpp"
 
+#include "core/pipeline/run.hpp"
+
 #include "core/bus.hpp"
 #include "core/metrics.hpp"
 #include "core/ingest.hpp"
@@ -395,6 +397,9 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
         (*out)[source].push_back("stream:" + stream.id);
       }
     }
+    for (const auto& pipeline : c.pipelines) {
+      (*out)[pipeline.topic_source()].push_back(pipeline.topic_source());
+    }
     return std::shared_ptr<const Membership>{std::move(out)};
   };
   std::shared_ptr<const Membership> membership = membership_of(*config);  // guarded by config_mutex
@@ -431,7 +436,7 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
       for (std::size_t i = 0; i < requests[r].events.size(); ++i) {
         if (results[r].ids[i] != 0) {
           Event event = requests[r].events[i];
-          event.id = results[r].ids[i];
+          event.id = std::max<std::int64_t>(0, results[r].ids[i]);  // -1: new but not stored (persist: false)
           event.ingested_at = ingested_at;
           committed.push_back(std::move(event));
         }
@@ -509,6 +514,18 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
                       return a.name == b.name && a.schedule == b.schedule && a.args == b.args;
                     })) {
       restart_needed.emplace_back("cron");
+    }
+    auto pipelines_of = [](const Config& c) {
+      std::string text;
+      for (const auto& p : c.pipelines) {
+        text += fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{};", p.id, p.every.count(), p.cron, p.map.dump(), p.filter,
+                            p.persist, p.sinks.size(), p.from_pipeline,
+                            p.source ? p.source->type + p.source->id : std::string{});
+      }
+      return text;
+    };
+    if (pipelines_of(*fresh) != pipelines_of(*first_config)) {
+      restart_needed.emplace_back("pipelines");
     }
     const auto [sources, streams] = catalog_of(*fresh);
     if (auto ok = store.sync_catalog(sources, streams); !ok) {
@@ -743,6 +760,14 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
       }
     } else if (cmd == "reload") {
       result = reload();
+    } else if (cmd == "pipeline.recent") {
+      const std::string id = request.value("pipeline", "");
+      const auto count = std::clamp<std::int64_t>(request.value("count", 10), 1, 100);
+      nlohmann::json records = nlohmann::json::array();
+      for (const auto& event : pipeline::recent_records(id, static_cast<std::size_t>(count))) {
+        records.push_back(to_json(event));
+      }
+      result = nlohmann::json{{"records", records}};
     }
     return result ? ok_reply(*result) : error_reply(result.error());
   };

@@ -131,15 +131,15 @@ std::optional<std::int64_t> send_history(Socket& socket, const TailRequest& requ
 Result<TailRequest> parse_tail_request(const nlohmann::json& request, const Config& config) {
   TailRequest out;
   if (!request.contains("topics") || !request["topics"].is_array() || request["topics"].empty()) {
-    return fail(Errc::usage, "tail needs \"topics\": [\"stream:ID\" | \"source:ID\", ...]");
+    return fail(Errc::usage, "tail needs \"topics\": [\"stream:ID\" | \"source:ID\" | \"pipeline:ID\", ...]");
   }
   for (const auto& topic : request["topics"]) {
     if (!topic.is_string()) {
       return fail(Errc::usage, "tail: every topic is a string");
     }
     const std::string text = topic.get<std::string>();
-    if (text.rfind("stream:", 0) != 0 && text.rfind("source:", 0) != 0) {
-      return fail(Errc::usage, fmt::format("tail: '{}' is not a topic (stream:ID or source:ID)", text));
+    if (text.rfind("stream:", 0) != 0 && text.rfind("source:", 0) != 0 && text.rfind("pipeline:", 0) != 0) {
+      return fail(Errc::usage, fmt::format("tail: '{}' is not a topic (stream:ID, source:ID or pipeline:ID)", text));
     }
     auto query = topic_query(text, config);
     if (!query) {
@@ -220,10 +220,12 @@ void run_tail_session(int fd, TailRequest request, Store& store, Bus& bus, const
       continue;
     }
     const Event& event = *item->event;
-    if (event.id <= last_id || !wanted(event, request)) {
+    // Id 0: a record broadcast without being stored (a pipeline with
+    // persist: false); no history can hold it.
+    if ((event.id != 0 && event.id <= last_id) || !wanted(event, request)) {
       continue;  // sent with the history already, or filtered out
     }
-    last_id = event.id;
+    last_id = std::max(last_id, event.id);
     if (!socket.send({{"event", to_json(event)}})) {
       return;
     }

@@ -11,7 +11,7 @@
 
 namespace vibe::core::http_sink {
 
-const OptionSpec k_options[18] = {
+const OptionSpec k_options[17] = {
     {"url", OptionType::url, k_required, "where records are sent (http:// or https://)"},
     {"method", OptionType::string, "POST", "HTTP method: POST, PUT or PATCH"},
     {"headers", OptionType::map, "{}", "extra request headers (values may use ${VAR})"},

@@ -10,7 +10,7 @@
 // A 2xx answer delivers; anything else fails the attempt with the status.
 namespace vibe::core::http_sink {
 
-extern const OptionSpec k_options[18];
+extern const OptionSpec k_options[17];
 
 Result<void> deliver(const SinkSpec& spec, std::span<const SinkRecord> records, const std::atomic<bool>* cancel);
 std::optional<std::string> check(const OptionValues& options);

@@ -138,6 +138,13 @@ public:
   virtual Result<std::vector<Job>> exchange(std::span<const JobOutcome> done, std::string_view queue,
                                             std::size_t limit, std::string_view node, UnixMicros now) = 0;
 
+  // Claims the jobs `ids` that are due or waiting (available, scheduled or
+  // retryable, whatever their time): each becomes executing as in claim().
+  // Jobs in other states are left out. For running specific jobs now
+  // (`vibe run pipeline:ID` delivering what its run queued).
+  virtual Result<std::vector<Job>> claim_ids(std::span<const std::int64_t> ids, std::string_view node,
+                                             UnixMicros now) = 0;
+
   // Returns claimed jobs that never started (a runner stopping with jobs in
   // its local buffer) to available, their attempt not counted.
   virtual Result<void> release(std::span<const std::int64_t> ids) = 0;

@@ -1,5 +1,7 @@
 #include "core/store/sqlite_store.hpp"
 
+#include "core/compress.hpp"
+
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
 #include <fmt/format.h>
@@ -8,6 +10,8 @@
 #include "core/hash.hpp"
 
 #include <algorithm>
+#include <limits>
+#include <span>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -135,6 +139,31 @@ CREATE INDEX events_stream ON events(stream_id);
     // ETags, cursors, a followed file's offset), as JSON the source owns.
     R"sql(
 ALTER TABLE poll_state ADD COLUMN memo TEXT NOT NULL DEFAULT '';
+)sql",
+    // v6: pipelines. The raw layer (fetched responses, compressed), and the
+    // keys of records a pipeline with persist: false has seen.
+    R"sql(
+CREATE TABLE raw_records (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  pipeline_id TEXT NOT NULL,
+  fetched_at INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  url TEXT NOT NULL DEFAULT '',
+  method TEXT NOT NULL DEFAULT '',
+  status INTEGER NOT NULL DEFAULT 0,
+  headers TEXT NOT NULL DEFAULT '{}',
+  request TEXT NOT NULL DEFAULT '{}',
+  encoding TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  body BLOB NOT NULL
+);
+CREATE INDEX raw_records_pipeline ON raw_records(pipeline_id, fetched_at);
+CREATE TABLE pipeline_keys (
+  source_id TEXT NOT NULL,
+  dedup_key TEXT NOT NULL,
+  seen_at INTEGER NOT NULL,
+  PRIMARY KEY (source_id, dedup_key)
+) WITHOUT ROWID;
 )sql",
 };
 
@@ -309,7 +338,12 @@ public:
       for (const auto& request : batch) {
         WriteResult result;
         result.ids.reserve(request.events.size());
-        for (const auto& event : request.events) {
+        if (request.mode != WriteRequest::Mode::insert) {
+          write_pipeline_events(request, now, result);
+        }
+        const std::span<const Event> inserts =
+            request.mode == WriteRequest::Mode::insert ? std::span<const Event>{request.events} : std::span<const Event>{};
+        for (const auto& event : inserts) {
           SQLite::Statement& insert = *m_insert_event;
           insert.bind(1, event.stream_id);
           insert.bind(2, event.source_id);
@@ -332,6 +366,12 @@ public:
         total += request.events.size();
         if (request.state) {
           write_state(*request.state);
+        }
+        write_pipeline_extras(request, now);
+        if (request.jobs) {
+          for (const auto& job : request.jobs(result)) {
+            result.job_ids.push_back(insert_job(job, now).id);
+          }
         }
         results.push_back(std::move(result));
       }
@@ -480,6 +520,76 @@ public:
     }
   }
 
+  Result<std::vector<RawRecord>> raw_records(const std::string& pipeline_id, std::optional<UnixMicros> since,
+                                             std::optional<UnixMicros> until, std::int64_t after_id,
+                                             std::size_t limit) override {
+    std::lock_guard lock{m_mutex};
+    try {
+      SQLite::Statement q{m_db,
+                          "SELECT id, fetched_at, kind, url, method, status, headers, request, encoding, size, body "
+                          "FROM raw_records WHERE pipeline_id = ? AND fetched_at >= ? AND fetched_at < ? AND id > ? "
+                          "ORDER BY id LIMIT ?"};
+      q.bind(1, pipeline_id);
+      q.bind(2, static_cast<std::int64_t>(since.value_or(std::numeric_limits<std::int64_t>::min())));
+      q.bind(3, static_cast<std::int64_t>(until.value_or(std::numeric_limits<std::int64_t>::max())));
+      q.bind(4, static_cast<std::int64_t>(after_id));
+      q.bind(5, static_cast<std::int64_t>(limit));
+      std::vector<RawRecord> out;
+      while (q.executeStep()) {
+        RawRecord raw;
+        raw.id = q.getColumn(0).getInt64();
+        raw.pipeline_id = pipeline_id;
+        raw.fetched_at = q.getColumn(1).getInt64();
+        raw.kind = q.getColumn(2).getString();
+        raw.url = q.getColumn(3).getString();
+        raw.method = q.getColumn(4).getString();
+        raw.status = static_cast<long>(q.getColumn(5).getInt64());
+        raw.headers = q.getColumn(6).getString();
+        raw.request = q.getColumn(7).getString();
+        const std::string encoding = q.getColumn(8).getString();
+        const auto size = static_cast<std::size_t>(q.getColumn(9).getInt64());
+        const SQLite::Column body = q.getColumn(10);
+        const std::string_view stored{static_cast<const char*>(body.getBlob()), static_cast<std::size_t>(body.getBytes())};
+        if (encoding == "deflate") {
+          auto inflated = inflate_text(stored, size);
+          if (!inflated) {
+            return fail(Errc::storage, fmt::format("raw record {} of pipeline {}: {}", raw.id, pipeline_id,
+                                                   inflated.error().message));
+          }
+          raw.body = std::move(*inflated);
+        } else {
+          raw.body = std::string{stored};
+        }
+        out.push_back(std::move(raw));
+      }
+      return out;
+    } catch (const std::exception& e) {
+      return tl::unexpected(storage_error("read raw records", e));
+    }
+  }
+
+  Result<RawStats> raw_stats(const std::string& pipeline_id) override {
+    std::lock_guard lock{m_mutex};
+    try {
+      SQLite::Statement q{m_db, "SELECT count(*), coalesce(sum(length(body)), 0), coalesce(sum(size), 0), "
+                                "min(fetched_at), max(fetched_at) FROM raw_records WHERE pipeline_id = ?"};
+      q.bind(1, pipeline_id);
+      RawStats stats;
+      if (q.executeStep()) {
+        stats.count = q.getColumn(0).getInt64();
+        stats.stored_bytes = q.getColumn(1).getInt64();
+        stats.original_bytes = q.getColumn(2).getInt64();
+        if (!q.getColumn(3).isNull()) {
+          stats.oldest = q.getColumn(3).getInt64();
+          stats.newest = q.getColumn(4).getInt64();
+        }
+      }
+      return stats;
+    } catch (const std::exception& e) {
+      return tl::unexpected(storage_error("read raw record stats", e));
+    }
+  }
+
   Result<TopicStats> stats(const EventQuery& q, UnixMicros now) override {
     std::lock_guard lock{m_mutex};
     try {
@@ -531,6 +641,32 @@ public:
   Result<std::vector<Job>> claim(std::string_view queue, std::size_t limit, std::string_view node,
                                  UnixMicros now) override {
     return exchange({}, queue, limit, node, now);
+  }
+
+  Result<std::vector<Job>> claim_ids(std::span<const std::int64_t> ids, std::string_view node,
+                                     UnixMicros now) override {
+    std::lock_guard lock{m_mutex};
+    try {
+      SQLite::Transaction tx{m_db, SQLite::TransactionBehavior::IMMEDIATE};
+      SQLite::Statement q{m_db, std::string{"UPDATE jobs SET state = 'executing', attempt = attempt + 1, "
+                                            "attempted_at = ?1, attempted_by = ?2 WHERE id = ?3 AND state IN "
+                                            "('available', 'scheduled', 'retryable') RETURNING "} +
+                                    k_job_columns};
+      std::vector<Job> claimed;
+      for (const auto id : ids) {
+        q.bind(1, static_cast<std::int64_t>(now));
+        q.bind(2, std::string{node});
+        q.bind(3, static_cast<std::int64_t>(id));
+        while (q.executeStep()) {
+          claimed.push_back(read_job(q));
+        }
+        q.reset();
+      }
+      tx.commit();
+      return claimed;
+    } catch (const std::exception& e) {
+      return tl::unexpected(storage_error("claim jobs by id", e));
+    }
   }
 
   Result<void> record(std::span<const JobOutcome> outcomes, UnixMicros now) override {
@@ -853,6 +989,81 @@ WHERE state = 'executing' AND attempted_by <> ?3 AND attempted_by NOT IN (SELECT
   }
 
 private:
+  // Mode::keys_only and Mode::replace. REQUIRES: m_mutex is held, inside a transaction.
+  void write_pipeline_events(const WriteRequest& request, UnixMicros now, WriteResult& result) {
+    if (request.mode == WriteRequest::Mode::keys_only) {
+      SQLite::Statement q{m_db, "INSERT INTO pipeline_keys (source_id, dedup_key, seen_at) VALUES (?, ?, ?) "
+                                "ON CONFLICT DO NOTHING"};
+      for (const auto& event : request.events) {
+        q.bind(1, event.source_id);
+        q.bind(2, event.dedup_key);
+        q.bind(3, static_cast<std::int64_t>(now));
+        const bool fresh = q.exec() == 1;
+        q.reset();
+        result.ids.push_back(fresh ? -1 : 0);
+        ++(fresh ? result.inserted : result.duplicates);
+      }
+      return;
+    }
+    SQLite::Statement q{m_db,
+                        "INSERT INTO events (stream_id, source_id, type, occurred_at, ingested_at, content, url, "
+                        "dedup_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source_id, dedup_key) DO UPDATE SET "
+                        "stream_id = excluded.stream_id, type = excluded.type, occurred_at = excluded.occurred_at, "
+                        "content = excluded.content, url = excluded.url RETURNING id"};
+    for (const auto& event : request.events) {
+      q.bind(1, event.stream_id);
+      q.bind(2, event.source_id);
+      q.bind(3, event.type);
+      q.bind(4, static_cast<std::int64_t>(event.occurred_at));
+      q.bind(5, static_cast<std::int64_t>(now));
+      q.bind(6, event.content);
+      q.bind(7, event.url);
+      q.bind(8, event.dedup_key);
+      result.ids.push_back(q.executeStep() ? q.getColumn(0).getInt64() : 0);
+      q.reset();
+      ++result.inserted;
+    }
+  }
+
+  // Raw records, raw pruning and forgotten events. REQUIRES: m_mutex is held, inside a transaction.
+  void write_pipeline_extras(const WriteRequest& request, UnixMicros now) {
+    if (!request.raw.empty()) {
+      SQLite::Statement q{m_db,
+                          "INSERT INTO raw_records (pipeline_id, fetched_at, kind, url, method, status, headers, "
+                          "request, encoding, size, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'deflate', ?, ?)"};
+      for (const auto& raw : request.raw) {
+        const std::string packed = deflate_text(raw.body);
+        q.bind(1, raw.pipeline_id);
+        q.bind(2, static_cast<std::int64_t>(raw.fetched_at == 0 ? now : raw.fetched_at));
+        q.bind(3, raw.kind);
+        q.bind(4, raw.url);
+        q.bind(5, raw.method);
+        q.bind(6, static_cast<std::int64_t>(raw.status));
+        q.bind(7, raw.headers);
+        q.bind(8, raw.request);
+        q.bind(9, static_cast<std::int64_t>(raw.body.size()));
+        q.bind(10, packed.data(), static_cast<int>(packed.size()));
+        q.exec();
+        q.reset();
+      }
+    }
+    if (request.prune_raw) {
+      SQLite::Statement q{m_db, "DELETE FROM raw_records WHERE pipeline_id = ? AND fetched_at < ?"};
+      q.bind(1, request.prune_raw->first);
+      q.bind(2, static_cast<std::int64_t>(request.prune_raw->second));
+      q.exec();
+    }
+    if (!request.forget.empty()) {
+      SQLite::Statement q{m_db, "DELETE FROM events WHERE source_id = ? AND dedup_key = ?"};
+      for (const auto& key : request.forget) {
+        q.bind(1, request.forget_source);
+        q.bind(2, key);
+        q.exec();
+        q.reset();
+      }
+    }
+  }
+
   // Runs `q` once per id with ?1 = now and ?2 = the id; returns the rows
   // changed. REQUIRES: m_mutex is held, inside a transaction.
   static std::size_t exec_per_id(SQLite::Statement& q, std::span<const std::int64_t> ids, UnixMicros now) {

@@ -6,6 +6,7 @@
 #include "core/store/job_store.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -29,17 +30,54 @@ struct SourceStateUpdate {
   std::vector<std::string> notes;  // skipped-item reasons and warnings of the last poll
 };
 
-// One producer's contribution to a group commit: its events and, optionally,
-// its source's new state, stored in the same transaction.
-struct WriteRequest {
-  std::vector<Event> events;
-  std::optional<SourceStateUpdate> state;
+// The raw ("bronze") layer of a pipeline: what one fetch brought, as it came
+// (a response), or a batch of records that came without one (a local
+// source's, an upstream pipeline's, a webhook's). Kept append-only and
+// compressed; `vibe pipeline replay` maps it again.
+struct RawRecord {
+  std::int64_t id = 0;             // store-assigned
+  std::string pipeline_id;
+  UnixMicros fetched_at = 0;
+  std::string kind = "response";   // "response" | "events" (NDJSON of events as to_json prints them)
+  std::string url;                 // display form: no secrets
+  std::string method;
+  long status = 0;
+  std::string headers = "{}";      // JSON object: the response headers of interest
+  std::string request = "{}";      // JSON object: what the source needs to parse it again (tag, page, url)
+  std::string body;                // uncompressed
 };
 
 struct WriteResult {
   std::size_t inserted = 0;
   std::size_t duplicates = 0;
-  std::vector<std::int64_t> ids;  // one per event; 0 for a duplicate
+  std::vector<std::int64_t> ids;  // one per event; 0 for a duplicate; -1 for a new key (Mode::keys_only)
+  std::vector<std::int64_t> job_ids;  // of the jobs `jobs` asked for
+};
+
+// One producer's contribution to a group commit: its events and, optionally,
+// its source's new state, stored in the same transaction. Pipelines add
+// their raw records and the delivery jobs of their new records, so a crash
+// never keeps records whose deliveries were not queued, or the reverse.
+struct WriteRequest {
+  // insert: new events stored, duplicates ignored. keys_only: only the
+  // (source_id, dedup_key) pairs are remembered (a pipeline with persist:
+  // false still delivers each record once). replace: an existing event with
+  // the key gets the new content, type, time and url (replay).
+  enum class Mode { insert, keys_only, replace };
+
+  std::vector<Event> events;
+  std::optional<SourceStateUpdate> state;
+  Mode mode = Mode::insert;
+  std::vector<RawRecord> raw{};
+  // Pipeline id and time: its raw records fetched before it are deleted (keep:).
+  std::optional<std::pair<std::string, UnixMicros>> prune_raw{};
+  // Events of `forget_source` with these keys are deleted (a replay whose new
+  // filter drops records the old one kept).
+  std::string forget_source{};
+  std::vector<std::string> forget{};
+  // Called inside the transaction with this request's result: the jobs to
+  // insert with it (deliveries of the new records). Must not block.
+  std::function<std::vector<NewJob>(const WriteResult&)> jobs{};
 };
 
 // Which events a query covers. Empty `stream_id` and `source_id` mean all.
@@ -137,6 +175,22 @@ public:
   // like the first delivery).
   virtual Result<std::vector<std::int64_t>> event_ids(const std::string& source_id,
                                                       std::span<const std::string> dedup_keys) = 0;
+
+  // Raw records of `pipeline_id` in id order: fetched in [since, until) and
+  // with ids above `after_id`, at most `limit`.
+  virtual Result<std::vector<RawRecord>> raw_records(const std::string& pipeline_id, std::optional<UnixMicros> since,
+                                                     std::optional<UnixMicros> until, std::int64_t after_id,
+                                                     std::size_t limit) = 0;
+
+  // How many raw records `pipeline_id` keeps and their bytes (compressed, original).
+  struct RawStats {
+    std::int64_t count = 0;
+    std::int64_t stored_bytes = 0;
+    std::int64_t original_bytes = 0;
+    std::optional<UnixMicros> oldest;
+    std::optional<UnixMicros> newest;
+  };
+  virtual Result<RawStats> raw_stats(const std::string& pipeline_id) = 0;
 
   // From now on, WAL checkpoints run on a thread of their own (with a
   // connection of its own) instead of inside the commit that crosses the

@@ -16,6 +16,12 @@ std::unique_ptr<Worker> make(const WorkerDeps& deps);
 namespace poll {
 std::unique_ptr<Worker> make(const WorkerDeps& deps);
 }
+namespace pipeline {
+std::unique_ptr<Worker> make(const WorkerDeps& deps);
+}
+namespace deliver {
+std::unique_ptr<Worker> make(const WorkerDeps& deps);
+}
 
 }  // namespace vibe::jobs
 
