@@ -31,6 +31,7 @@ void add_poll_command(CLI::App& app, const GlobalOptions& global, Action& run);
 void add_events_commands(CLI::App& app, const GlobalOptions& global, Action& run);  // events, stats
 void add_feed_commands(CLI::App& app, const GlobalOptions& global, Action& run);    // feed parse
 void add_sources_command(CLI::App& app, const GlobalOptions& global, Action& run);
+void add_sinks_command(CLI::App& app, const GlobalOptions& global, Action& run);
 void add_replay_command(CLI::App& app, const GlobalOptions& global, Action& run);
 void add_source_commands(CLI::App& app, const GlobalOptions& global, Action& run);   // source test, list
 void add_cron_commands(CLI::App& app, const GlobalOptions& global, Action& run);    // cron next

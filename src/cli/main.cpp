@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
   cli::add_source_commands(app, global, run);
   cli::add_replay_command(app, global, run);
   cli::add_pipeline_commands(app, global, run);
+  cli::add_sinks_command(app, global, run);
   cli::add_jobs_commands(app, global, run);
   cli::add_cron_commands(app, global, run);
   cli::add_serve_commands(app, global, run);

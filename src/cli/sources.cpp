@@ -1,8 +1,10 @@
-// vibe sources [KIND] [--json]: the source kinds and their options, printed
-// from the same option tables that config loading checks against.
+// vibe sources [KIND] [--json] and vibe sinks [KIND] [--json]: the source and
+// sink kinds and their options, printed from the same option tables that
+// config loading checks against.
 #include "cli/commands.hpp"
 #include "cli/render.hpp"
 
+#include "core/sink.hpp"
 #include "core/source.hpp"
 
 #include <fmt/format.h>
@@ -16,20 +18,26 @@ struct SourcesArgs {
   bool json = false;
 };
 
-core::Result<int> list(const SourcesArgs& args) {
-  const core::SourceKind* only = nullptr;
+// `what` is "source" or "sink"; Kind is SourceKind or SinkKind.
+template <typename Kind>
+core::Result<int> list(std::span<const Kind> kinds, const char* what, const SourcesArgs& args) {
+  const Kind* only = nullptr;
   if (!args.kind.empty()) {
-    only = core::find_source_kind(args.kind);
+    for (const auto& kind : kinds) {
+      if (args.kind == kind.name) {
+        only = &kind;
+      }
+    }
     if (only == nullptr) {
       std::vector<std::string> names;
-      for (const auto& kind : core::source_kinds()) {
+      for (const auto& kind : kinds) {
         names.emplace_back(kind.name);
       }
       return core::fail(core::Errc::usage,
-                        fmt::format("no source type '{}' (types: {})", args.kind, fmt::join(names, ", ")));
+                        fmt::format("no {} type '{}' (types: {})", what, args.kind, fmt::join(names, ", ")));
     }
   }
-  for (const auto& kind : core::source_kinds()) {
+  for (const auto& kind : kinds) {
     if (only != nullptr && only != &kind) {
       continue;
     }
@@ -62,7 +70,15 @@ void add_sources_command(CLI::App& app, const GlobalOptions&, Action& run) {
   auto* cmd = app.add_subcommand("sources", "list source types and their options");
   cmd->add_option("TYPE", args->kind, "only this source type");
   cmd->add_flag("--json", args->json, "NDJSON, one object per source type");
-  cmd->callback([&run, args] { run = [args] { return list(*args); }; });
+  cmd->callback([&run, args] { run = [args] { return list(core::source_kinds(), "source", *args); }; });
+}
+
+void add_sinks_command(CLI::App& app, const GlobalOptions&, Action& run) {
+  auto args = std::make_shared<SourcesArgs>();
+  auto* cmd = app.add_subcommand("sinks", "list pipeline sink types and their options");
+  cmd->add_option("TYPE", args->kind, "only this sink type");
+  cmd->add_flag("--json", args->json, "NDJSON, one object per sink type");
+  cmd->callback([&run, args] { run = [args] { return list(core::sink_kinds(), "sink", *args); }; });
 }
 
 }  // namespace vibe::cli

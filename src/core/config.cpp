@@ -89,9 +89,6 @@ constexpr OptionSpec k_fetch_options[] = {
 
 const std::vector<std::string> k_top_level_keys = {"version", "data_dir", "store",  "buffer",    "serve", "fetch",
                                                    "sources", "streams",  "queues", "pipelines", "cron"};
-// Keys DESIGN.md §3 sketches that this version does not implement yet. Naming
-// them apart from typos tells the user the file is not wrong, vibe is behind.
-const std::vector<std::string> k_future_keys = {};
 
 // Collects every mistake in the file, so one run reports them all, in file
 // order.
@@ -1091,11 +1088,7 @@ Result<Config> parse_config(std::string_view text, const fs::path& path, const E
     if (std::find(k_top_level_keys.begin(), k_top_level_keys.end(), key) != k_top_level_keys.end()) {
       continue;
     }
-    if (std::find(k_future_keys.begin(), k_future_keys.end(), key) != k_future_keys.end()) {
-      diag.add(kv.first.Mark(), fmt::format("'{}' is not supported by vibe {} yet", key, VIBE_VERSION));
-    } else {
-      diag.add(kv.first.Mark(), fmt::format("unknown top-level key '{}'{}", key, did_you_mean(key, all_keys)));
-    }
+    diag.add(kv.first.Mark(), fmt::format("unknown top-level key '{}'{}", key, did_you_mean(key, all_keys)));
   }
 
   if (const YAML::Node version = root["version"]) {

@@ -110,10 +110,79 @@ TEST_SUITE("core::config") {
     CHECK(config.error().message.find("not valid YAML") != std::string::npos);
   }
 
-  TEST_CASE("keys of later versions are named as unsupported, not as typos") {
-    auto config = parse("pipelines: {}\n");
+  TEST_CASE("a pipeline reads its source, schedule, map, filter and sinks") {
+    auto config = parse(R"(sources:
+  hn: { type: rss, url: "https://news.example/rss" }
+streams:
+  wall: { sources: [hn] }
+pipelines:
+  prices:
+    from: { type: http_api, url: "https://api.example/t", items: /data }
+    every: 30s
+    map: { symbol: /ticker, price: { path: /last, as: number } }
+    filter: 'price > 10'
+    persist: false
+    keep: forever
+    stream: wall
+    sinks:
+      - { type: webhook, url: "https://hooks.example/x", secret: "${S}", batch: 10 }
+      - { type: file, path: out/p.ndjson }
+  news: { from: hn, cron: "*/5 * * * *" }
+  chained: { from: "pipeline:prices", execution: job }
+)", {{"S", "s3"}});
+    REQUIRE_MESSAGE(config, config.error().message);
+    REQUIRE(config->pipelines.size() == 3);
+    const auto& prices = config->pipelines[0];
+    REQUIRE(prices.source);
+    CHECK(prices.source->id == "pipeline:prices");
+    CHECK(prices.source->type == "http_api");
+    CHECK(prices.every == std::chrono::seconds{30});
+    CHECK(prices.map["price"]["as"] == "number");
+    CHECK(prices.filter == "price > 10");
+    CHECK_FALSE(prices.persist);
+    CHECK(prices.keep.count() == 0);
+    CHECK(prices.stream == "wall");
+    REQUIRE(prices.sinks.size() == 2);
+    CHECK(prices.sinks[0].options.get("secret") == "s3");
+    CHECK(prices.sinks[0].options.display("secret") == "${S}");
+    CHECK(prices.sinks[0].options.integer("batch") == 10);
+    CHECK(prices.sinks[1].options.get("path") == "/etc/vibe/out/p.ndjson");
+    CHECK(prices.sinks[1].options.integer("batch") == 100);
+    CHECK(config->pipelines[1].source->id == "hn");
+    CHECK(config->pipelines[1].cron == "*/5 * * * *");
+    CHECK(config->pipelines[2].from_pipeline == "prices");
+    CHECK_FALSE(config->pipelines[2].source);
+    REQUIRE(config->downstream_of("prices").size() == 1);
+    CHECK(config->downstream_of("prices")[0]->id == "chained");
+    CHECK(config->queues.at("deliver") == 5);
+  }
+
+  TEST_CASE("pipeline mistakes are reported at their line and column") {
+    auto config = parse(R"(pipelines:
+  a:
+    from: { type: http_api, url: "https://api.example/t", every: 5m }
+    filter: 'price >> 3'
+    map: { p: { path: /x, as: int } }
+    sinks: [ { type: webhok, url: "https://x.example" }, { type: file } ]
+  b: { from: nowhere, every: 1m, cron: "* * * * *" }
+  c: { from: "pipeline:d" }
+  d: { from: "pipeline:c" }
+  e: { from: "pipeline:zzz", execution: worker }
+)");
     REQUIRE(!config);
-    CHECK(config.error().message.find("'pipelines' is not supported by vibe") != std::string::npos);
+    const std::string& m = config.error().message;
+    INFO(m);
+    CHECK(m.find("vibe.yaml:3:66: pipelines.a.from: a pipeline's schedule is its own") != std::string::npos);
+    // The column of ">>" inside the quoted expression: 13 + 1 (quote) + 7.
+    CHECK(m.find("vibe.yaml:4:21: pipelines.a.filter:") != std::string::npos);
+    CHECK(m.find("pipelines.a.map.p.as: 'int' is not one of") != std::string::npos);
+    CHECK(m.find("pipelines.a.sinks[0].type: unknown sink type 'webhok' (did you mean 'webhook'?)") != std::string::npos);
+    CHECK(m.find("pipelines.a.sinks[1]: missing required key 'path'") != std::string::npos);
+    CHECK(m.find("pipelines.b.from: no source named 'nowhere'") != std::string::npos);
+    CHECK(m.find("pipelines.b: give every or cron, not both") != std::string::npos);
+    CHECK(m.find("pipelines.c.from: pipelines chained in a loop") != std::string::npos);
+    CHECK(m.find("pipelines.e.from: no pipeline named 'zzz'") != std::string::npos);
+    CHECK(m.find("pipelines.e.execution: worker runs on an interval: set every") != std::string::npos);
   }
 
   TEST_CASE("serve: block has defaults and checks its keys") {

@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 using namespace vibe::core;
 using vibe::test::make_event;
 using vibe::test::TempDir;
@@ -23,6 +25,102 @@ WriteRequest request(std::vector<Event> events) {
 }  // namespace
 
 TEST_SUITE("core::store::sqlite") {
+  TEST_CASE("pipeline writes: raw records compressed and read back, jobs in the same transaction, keys only, replace") {
+    TempDir dir;
+    auto store = open(dir);
+    WriteRequest first = request({make_event("pipeline:p", "1"), make_event("pipeline:p", "2")});
+    RawRecord raw;
+    raw.pipeline_id = "p";
+    raw.fetched_at = 100;
+    raw.url = "http://api.example/items";
+    raw.method = "GET";
+    raw.status = 200;
+    raw.body = std::string(10'000, 'x') + "end";  // compresses well
+    first.raw.push_back(raw);
+    first.jobs = [](const WriteResult& result) {
+      std::vector<NewJob> jobs;
+      for (const auto id : result.ids) {
+        if (id != 0) {
+          NewJob job;
+          job.worker = "deliver";
+          job.queue = "deliver";
+          jobs.push_back(job);
+        }
+      }
+      return jobs;
+    };
+    std::vector<WriteRequest> batch;
+    batch.push_back(std::move(first));
+    auto written = store->write(batch, 200);
+    REQUIRE(written);
+    CHECK((*written)[0].job_ids.size() == 2);
+    auto stats = store->raw_stats("p");
+    REQUIRE(stats);
+    CHECK(stats->count == 1);
+    CHECK(stats->original_bytes == 10'003);
+    CHECK(stats->stored_bytes < 200);
+    auto back = store->raw_records("p", std::nullopt, std::nullopt, 0, 10);
+    REQUIRE(back);
+    REQUIRE(back->size() == 1);
+    CHECK((*back)[0].body == raw.body);
+    CHECK((*back)[0].url == raw.url);
+    CHECK((*back)[0].status == 200);
+    CHECK(store->raw_records("p", 101, std::nullopt, 0, 10)->empty());  // fetched before the range
+    CHECK(store->raw_records("p", std::nullopt, std::nullopt, (*back)[0].id, 10)->empty());
+
+    // A duplicate queues no job.
+    batch.clear();
+    batch.push_back(request({make_event("pipeline:p", "2"), make_event("pipeline:p", "3")}));
+    batch.back().jobs = [](const WriteResult& result) {
+      NewJob job;
+      job.worker = "deliver";
+      job.queue = "deliver";
+      const auto fresh = std::count_if(result.ids.begin(), result.ids.end(), [](auto id) { return id != 0; });
+      return std::vector<NewJob>(static_cast<std::size_t>(fresh), job);
+    };
+    written = store->write(batch, 300);
+    REQUIRE(written);
+    CHECK((*written)[0].job_ids.size() == 1);
+    JobFilter filter;
+    filter.worker = "deliver";
+    CHECK(store->jobs().jobs(filter)->size() == 3);
+
+    // Keys only: new keys are -1 (new, not stored), a repeat is 0; no event is stored.
+    batch.clear();
+    batch.push_back(request({make_event("pipeline:q", "1"), make_event("pipeline:q", "1")}));
+    batch.back().mode = WriteRequest::Mode::keys_only;
+    written = store->write(batch, 400);
+    REQUIRE(written);
+    CHECK((*written)[0].ids == std::vector<std::int64_t>{-1, 0});
+    EventQuery q;
+    q.source_id = "pipeline:q";
+    CHECK(store->stats(q, 400)->total == 0);
+
+    // Replace keeps the id and takes the new content; forget deletes.
+    q.source_id = "pipeline:p";
+    auto before = store->event_ids("pipeline:p", std::vector<std::string>{"1", "2"});
+    REQUIRE(before);
+    Event changed = make_event("pipeline:p", "1");
+    changed.content = R"({"new":true})";
+    batch.clear();
+    batch.push_back(request({changed}));
+    batch.back().mode = WriteRequest::Mode::replace;
+    batch.back().forget_source = "pipeline:p";
+    batch.back().forget = {"2"};
+    written = store->write(batch, 500);
+    REQUIRE(written);
+    CHECK((*written)[0].ids[0] == (*before)[0]);
+    auto events = store->events(q);
+    REQUIRE(events);
+    REQUIRE(events->size() == 2);  // 1 (replaced) and 3; 2 forgotten
+    for (const auto& event : *events) {
+      CHECK(event.dedup_key != "2");
+      if (event.dedup_key == "1") {
+        CHECK(event.content == R"({"new":true})");
+      }
+    }
+  }
+
   TEST_CASE("a (source, dedup_key) pair is stored once; ids are assigned and increase") {
     TempDir dir;
     auto store = open(dir);

@@ -41,6 +41,34 @@ std::string fire_at(const Job& job) {
 }  // namespace
 
 TEST_SUITE("jobs::scheduler") {
+  TEST_CASE("an interval entry fires at once, then at each multiple of its interval, once") {
+    TempDir dir;
+    auto store = open(dir);
+    NewJob job;
+    job.worker = "noop";
+    jobs::CronEntry entry{"every", *CronSchedule::parse("* * * * *"), job, jobs::CatchUp::one, Millis{20'000}};
+    jobs::Scheduler first{{entry}, vibe::test::quiet_logger()};
+    REQUIRE(first.insert_due(store->jobs(), k_noon));  // 12:00:30: the latest multiple of 20 s is 12:00:20
+    auto jobs = all_jobs(*store);
+    REQUIRE(jobs.size() == 1);
+    CHECK(fire_at(jobs[0]) == "2026-11-22T12:00:20Z");
+    REQUIRE(first.insert_due(store->jobs(), k_noon + 5 * k_micros_per_second));  // 12:00:35: not due
+    CHECK(all_jobs(*store).size() == 1);
+    // Another process with the same entry inserts nothing for a fire time already recorded.
+    jobs::Scheduler second{{entry}, vibe::test::quiet_logger()};
+    REQUIRE(second.insert_due(store->jobs(), k_noon + 6 * k_micros_per_second));
+    CHECK(all_jobs(*store).size() == 1);
+    REQUIRE(first.insert_due(store->jobs(), k_noon + 10 * k_micros_per_second));  // 12:00:40
+    REQUIRE(second.insert_due(store->jobs(), k_noon + 11 * k_micros_per_second));
+    jobs = all_jobs(*store);
+    REQUIRE(jobs.size() == 2);
+    std::set<std::string> times{fire_at(jobs[0]), fire_at(jobs[1])};
+    CHECK(times == std::set<std::string>{"2026-11-22T12:00:20Z", "2026-11-22T12:00:40Z"});
+    // After downtime, the latest tick only (catch_up: one).
+    REQUIRE(first.insert_due(store->jobs(), k_noon + 10 * k_minute));
+    CHECK(all_jobs(*store).size() == 3);
+  }
+
   TEST_CASE("first sight marks the start; each later fire time is inserted once") {
     TempDir dir;
     auto store = open(dir);
