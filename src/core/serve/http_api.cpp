@@ -255,7 +255,42 @@ void HttpApi::webhook(HttpRequest request, const std::string& id, Respond respon
     answer(id, {202, "application/json", {}, dump({{"accepted", count}, {"duplicates", written->duplicates}, {"ids", ids}})},
            respond);
   };
-  auto queued = m_deps.writer.try_submit(WriteRequest{std::move(*events), std::nullopt}, std::move(done));
+  WriteRequest write{std::move(*events), std::nullopt};
+  // Pipelines that take this source: a job each, with the new events, in the
+  // same transaction, so an acknowledged delivery always reaches them.
+  std::vector<std::string> pipelines;
+  for (const auto& pipeline : config->pipelines) {
+    if (pipeline.pushed() && pipeline.source->id == id) {
+      pipelines.push_back(pipeline.id);
+    }
+  }
+  if (!pipelines.empty()) {
+    auto pushed = std::make_shared<std::vector<Event>>(write.events);
+    write.jobs = [pushed, pipelines = std::move(pipelines)](const WriteResult& result) {
+      nlohmann::json fresh = nlohmann::json::array();
+      for (std::size_t i = 0; i < result.ids.size() && i < pushed->size(); ++i) {
+        if (result.ids[i] > 0) {
+          Event event = (*pushed)[i];
+          event.id = result.ids[i];
+          fresh.push_back(to_json(event));
+        }
+      }
+      std::vector<NewJob> jobs;
+      if (fresh.empty()) {
+        return jobs;
+      }
+      for (const auto& pipeline : pipelines) {
+        NewJob job;
+        job.worker = "pipeline";
+        job.args = nlohmann::json{{"pipeline", pipeline}, {"events", fresh}}.dump(
+            -1, ' ', false, nlohmann::json::error_handler_t::replace);
+        job.tags = {"pipeline:" + pipeline};
+        jobs.push_back(std::move(job));
+      }
+      return jobs;
+    };
+  }
+  auto queued = m_deps.writer.try_submit(std::move(write), std::move(done));
   if (!queued) {
     auto response = error(503, queued.error().code == Errc::cancelled ? "stopping" : "busy", queued.error().message);
     response.headers.emplace_back("Retry-After", "1");

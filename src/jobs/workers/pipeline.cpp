@@ -28,7 +28,8 @@ std::shared_ptr<spdlog::logger> logger_of(const WorkerDeps& deps, const JobConte
   return deps.logging != nullptr ? deps.logging->get(name) : context.log;
 }
 
-// One run of a pipeline ({"pipeline": ID}): what `every:` and `cron:` queue.
+// One run of a pipeline ({"pipeline": ID}): what `every:` and `cron:` queue;
+// with "events": [...] (events pushed to its webhook source) it maps those.
 class PipelineWorker final : public Worker {
 public:
   explicit PipelineWorker(const WorkerDeps& deps) : m_deps(deps) {}
@@ -50,7 +51,19 @@ public:
     core::pipeline::RunOptions options;
     options.log = logger_of(m_deps, context, "pipeline." + id);
     options.cancel = cancel.get();
-    auto report = core::pipeline::run_pipeline(*m_deps.config, *pipeline, *m_deps.store, *m_deps.writer, options);
+    core::Result<core::pipeline::RunReport> report = core::fail(core::Errc::usage, "");
+    if (args.contains("events") && args["events"].is_array()) {
+      // Events pushed to the pipeline's webhook source, queued with their commit.
+      std::vector<core::Event> events;
+      for (const auto& event : args["events"]) {
+        events.push_back(core::event_from_json(event));
+      }
+      const std::string input = pipeline->source ? "webhook:" + pipeline->source->id : "webhook";
+      report = core::pipeline::feed_pipeline(*m_deps.config, *pipeline, input, std::move(events), *m_deps.store,
+                                             *m_deps.writer, options);
+    } else {
+      report = core::pipeline::run_pipeline(*m_deps.config, *pipeline, *m_deps.store, *m_deps.writer, options);
+    }
     if (!report) {
       return report.error().code == core::Errc::usage ? WorkResult{Discard{report.error().message}}
                                                       : WorkResult{Failed{report.error().message}};
