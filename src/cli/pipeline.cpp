@@ -317,12 +317,13 @@ core::Result<int> show_pipeline(const GlobalOptions& global, const ShowArgs& arg
     auto answer = core::control_request(config->serve.socket,
                                         {{"cmd", "pipeline.recent"}, {"pipeline", p.id}, {"count", args.recent}},
                                         core::Millis{5000});
-    if (answer) {
+    if (answer && !(*answer)["records"].empty()) {
       recent_from = "serve";
       for (const auto& event : (*answer)["records"]) {
         recent.push_back(core::event_from_json(event));
       }
-    } else if (answer.error().code == core::Errc::unavailable) {
+    } else if (answer || answer.error().code == core::Errc::unavailable) {
+      // No serve, or one that has run nothing of it since it started.
       recent_from = "store";
       query.limit = args.recent;
       auto events = (*store)->events(query);
@@ -376,7 +377,7 @@ core::Result<int> show_pipeline(const GlobalOptions& global, const ShowArgs& arg
              (raw->stored_bytes + 1023) / 1024, (raw->original_bytes + 1023) / 1024,
              p.keep.count() == 0 ? std::string{"forever"} : core::format_duration(p.keep));
   if (args.recent > 0) {
-    fmt::print("recent records ({}):\n", recent_from == "serve" ? "from vibe serve" : "from the store; vibe serve is not running");
+    fmt::print("recent records ({}):\n", recent_from == "serve" ? "from vibe serve's memory" : "from the store");
     for (const auto& event : recent) {
       fmt::print("  {}\n", event_line(event));
     }
@@ -417,15 +418,16 @@ core::Result<int> replay_pipeline(const GlobalOptions& global, const ReplayArgs&
     nlohmann::json out{{"pipeline", args.id},          {"raw_records", report->raw_records},
                        {"inputs", report->inputs},     {"mapped", report->mapped},
                        {"map_failed", report->map_failed}, {"filtered_out", report->filtered_out},
-                       {"rebuilt", report->rebuilt},   {"removed", report->dropped},
+                       {"rebuilt", report->rebuilt},   {"removed", report->removed},
                        {"skipped", report->skipped},   {"deliveries", report->deliveries}};
     if (!report->example.empty()) {
       out["example"] = report->example;
     }
     print_json_line(out);
   } else {
-    fmt::print("pipeline {}: replayed {} raw records ({} records): mapped {}, filtered out {}, rebuilt {}\n", args.id,
-               report->raw_records, report->inputs, report->mapped, report->filtered_out, report->rebuilt);
+    fmt::print("pipeline {}: replayed {} raw records ({} distinct records): mapped {}, filtered out {}, rebuilt {}, "
+               "removed {}\n", args.id, report->raw_records, report->inputs, report->mapped, report->filtered_out,
+               report->rebuilt, report->removed);
     if (report->map_failed > 0 || report->skipped > 0) {
       fmt::print("  {} records failed to map, {} raw records no longer parse; e.g. {}\n", report->map_failed,
                  report->skipped, report->example);
@@ -460,7 +462,8 @@ void add_pipeline_commands(CLI::App& app, const GlobalOptions& global, Action& r
     auto args = std::make_shared<ShowArgs>();
     auto* cmd = group->add_subcommand("show", "one pipeline: its definition, records, raw layer and recent records");
     cmd->add_option("ID", args->id, "pipeline id")->required();
-    cmd->add_option("--recent", args->recent, "also print the last N records (from vibe serve's memory when it runs)");
+    cmd->add_option("--recent", args->recent, "also print the last N records, 1-100 (from vibe serve's memory when it runs)")
+        ->check(CLI::Range(1, 100));
     cmd->add_flag("--json", args->json, "one JSON document");
     cmd->callback([&run, &global, args] { run = [&global, args] { return show_pipeline(global, *args); }; });
   }

@@ -375,6 +375,9 @@ void read_options(const YAML::Node& node, std::span<const OptionSpec> table, std
     }
     if (row.default_value == k_required) {
       diag.add(node.Mark(), fmt::format("{}: missing required key '{}' ({})", what, row.name, row.help));
+    } else if (row.type == OptionType::path && *row.default_value != '\0') {
+      // A default path means the same as written: relative to the config file.
+      out.set(row.name, OptionValue{resolve_path(base_dir, row.default_value).string(), row.default_value});
     } else {
       out.set(row.name, OptionValue{row.default_value, row.default_value});
     }
@@ -679,8 +682,8 @@ void read_pipelines(const YAML::Node& node, const EnvLookup& env, const fs::path
     if (pipeline.source && is_pushed_kind(pipeline.source->type) &&
         (pipeline.every.count() > 0 || !pipeline.cron.empty())) {
       diag.add(body["every"] ? body["every"].Mark() : body["cron"].Mark(),
-               fmt::format("{}: source '{}' is a {}: its records arrive when pushed, on no schedule", what,
-                           from.Scalar(), pipeline.source->type));
+               fmt::format("{}: its source is a {}: its records arrive when pushed, on no schedule", what,
+                           pipeline.source->type));
     }
     if (const YAML::Node map = body["map"]) {
       if (auto spec = structured_option(map, OptionType::json, what + ".map", env, diag, true)) {

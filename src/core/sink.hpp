@@ -63,7 +63,7 @@ const SinkKind* find_sink_kind(std::string_view name);
 // Option rows every sink has: how records are grouped into deliveries and
 // how a failed delivery is retried (the job's attempts and backoff).
 #define VIBE_SINK_OPTION_ROWS(default_batch)                                                                        \
-  {"batch", OptionType::integer, default_batch, "records per delivery (1: one request per record)"},              \
+  {"batch", OptionType::integer, default_batch, "records per delivery"},              \
       {"max_attempts", OptionType::integer, "20", "delivery attempts before a batch is discarded"},               \
       {"retry_base", OptionType::duration, "15s", "first retry delay; doubles per attempt (with 10% jitter)"},    \
       {"retry_max", OptionType::duration, "1h", "longest delay between two attempts"}

@@ -7,7 +7,7 @@
 for cmd in validate init poll events stats replay "feed parse" sources "source test" "source list" "jobs list" \
     "jobs show" "jobs enqueue" "jobs retry" "jobs cancel" "jobs prune" "jobs stats" "jobs run" "jobs wait" \
     "cron next" serve status reload "stream list" "stream start" "stream pause" "stream stop" "stream status" tail \
-    ingest help; do
+    ingest run "pipeline list" "pipeline show" "pipeline replay" sinks help; do
   # shellcheck disable=SC2086
   "$VIBE" $cmd --help > /dev/null || fail "'vibe $cmd --help' failed"
 done
@@ -24,7 +24,7 @@ for page in vibe.1 vibe-jobs.1 vibe-serve.1 vibe-stream.1 vibe-tail.1 vibe-inges
 done
 groff -man -Tutf8 "$VIBE_SRC/man/vibe.1" 2>/dev/null | sed 's/.\x08//g' > vibe.1.txt
 for cmd in validate init poll events stats replay "feed parse" sources "source test" "source list" jobs "cron next" serve \
-    stream status reload tail ingest; do
+    stream status reload tail ingest "run pipeline:" "pipeline list" "pipeline show" "pipeline replay" sinks; do
   grep -q "vibe $cmd" vibe.1.txt || fail "vibe(1) does not document 'vibe $cmd'"
 done
 groff -man -Tutf8 "$VIBE_SRC/man/vibe-jobs.1" 2>/dev/null | sed 's/.\x08//g' > vibe-jobs.1.txt
@@ -43,7 +43,8 @@ for cmd in serve status reload; do
   grep -q "vibe $cmd" vibe-serve.1.txt || fail "vibe-serve(1) does not document 'vibe $cmd'"
 done
 sed -n '/^CONTROL SOCKET PROTOCOL$/,/^[A-Z]/p' vibe-serve.1.txt > protocol.txt
-for cmd in ping status stream.list stream.status stream.start stream.pause stream.stop reload ingest tail; do
+for cmd in ping status stream.list stream.status stream.start stream.pause stream.stop reload ingest tail \
+    pipeline.recent; do
   grep -qE "^ {7}\{\"cmd\": \"$cmd\"" protocol.txt || fail "vibe-serve(1) does not document the control command '$cmd'"
 done
 # vibe-tail(1) documents every option `vibe tail --help` lists.
@@ -70,6 +71,29 @@ for line in open(sys.argv[1]):
     section = re.search(r"\n   " + re.escape(kind["type"]) + r"\n(.*?)(\n   \S|\nSOURCE|\nVALUES)", page, re.S)
     if not section:
         missing.append("type " + kind["type"])
+        continue
+    for option in kind["options"]:
+        if not re.search(r"\b" + re.escape(option["name"]) + r" \(", section.group(1)):
+            missing.append(kind["type"] + "." + option["name"])
+if missing:
+    print("undocumented:", ", ".join(missing), file=sys.stderr)
+    sys.exit(1)
+PY
+# Every option of every sink kind is documented in its own subsection of
+# PIPELINES in vibe.yaml(5).
+"$VIBE" sinks --json > sinks.ndjson
+[ -s sinks.ndjson ] || fail "vibe sinks printed nothing"
+python3 - sinks.ndjson vibe.yaml.5.txt <<'PY' || fail "vibe.yaml(5) is out of step with the sink option tables"
+import json, re, sys
+page = open(sys.argv[2]).read()
+pipelines = re.search(r"\nPIPELINES\n(.*?)\nCRON\n", page, re.S)
+assert pipelines, "no PIPELINES section"
+missing = []
+for line in open(sys.argv[1]):
+    kind = json.loads(line)
+    section = re.search(r"\n   " + re.escape(kind["type"]) + r"\n(.*?)(\n   \S|$)", pipelines.group(1), re.S)
+    if not section:
+        missing.append("sink " + kind["type"])
         continue
     for option in kind["options"]:
         if not re.search(r"\b" + re.escape(option["name"]) + r" \(", section.group(1)):

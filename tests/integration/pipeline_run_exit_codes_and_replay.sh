@@ -68,6 +68,8 @@ expect_eq "dry run record" "$(json_get records.0.name < run.out)" "Item 8"
 "$VIBE" events pipeline:ok --json --limit 100 > events.txt
 expect_eq "stored after the dry run" "$(wc -l < events.txt | tr -d ' ')" 6
 expect_eq "file sink after the dry run" "$(wc -l < out/ok.ndjson | tr -d ' ')" 6
+run pipeline:ok --json
+expect_eq "run after the dry run: new" "$(json_get new < run.out)" 1
 
 # Replay: a new map and filter over the raw layer, no request to the source.
 ids_of() {  # ids_of FILE: "key id" per stored record, sorted
@@ -85,22 +87,36 @@ write_config '{ name: /title, score: { path: /score, as: number }, tag: "T-{/id}
 RC=0
 "$VIBE" pipeline replay ok --json > replay.txt 2> replay.err || RC=$?
 expect_eq "replay exit" "$RC" 0
-expect_eq "replayed raw records" "$(json_get raw_records < replay.txt)" 1
-expect_eq "rebuilt" "$(json_get rebuilt < replay.txt)" 3
-expect_eq "removed" "$(json_get removed < replay.txt)" 4
+# Two raw records (7 items, then 8): each item counts once, in its latest version.
+expect_eq "replayed raw records" "$(json_get raw_records < replay.txt)" 2
+expect_eq "distinct records" "$(json_get inputs < replay.txt)" 8
+expect_eq "rebuilt" "$(json_get rebuilt < replay.txt)" 4
+expect_eq "removed (items 2-4 were stored)" "$(json_get removed < replay.txt)" 3
 after=$(python3 -c '
 import json, sys, urllib.request
 print(len(json.load(urllib.request.urlopen(sys.argv[1] + "/__requests?path=/api/items", timeout=10))))' "$SERVER_URL")
 expect_eq "requests to the source during the replay" "$after" "$fetches"
 "$VIBE" events pipeline:ok --json --limit 100 > after.txt
-expect_eq "records after the replay" "$(wc -l < after.txt | tr -d ' ')" 3
+expect_eq "records after the replay" "$(wc -l < after.txt | tr -d ' ')" 4
 grep -q '"tag":"T-item-5"' after.txt || fail "replayed records lack the new field: $(cat after.txt)"
-ids_of before.txt | grep -E '^item-(5|6|7) ' > kept-before.txt
+ids_of before.txt | grep -E '^item-(5|6|7|8) ' > kept-before.txt
 ids_of after.txt > kept-after.txt
 cmp -s kept-before.txt kept-after.txt || fail "ids changed: $(cat kept-before.txt) vs $(cat kept-after.txt)"
-# Replaying again changes nothing.
-"$VIBE" pipeline replay ok --json > replay2.txt
-expect_eq "records after a second replay" "$("$VIBE" events pipeline:ok --json --limit 100 | wc -l | tr -d ' ')" 3
+# Replaying again changes nothing; --deliver queues each record once (one
+# batch for the file sink).
+"$VIBE" pipeline replay ok --deliver --json > replay2.txt
+expect_eq "records after a second replay" "$("$VIBE" events pipeline:ok --json --limit 100 | wc -l | tr -d ' ')" 4
+expect_eq "deliveries queued by the replay" "$(json_get deliveries < replay2.txt)" "[$("$VIBE" jobs list --json --limit 500 | python3 -c '
+import json, sys
+print(max(json.loads(l)["id"] for l in sys.stdin if json.loads(l)["worker"] == "deliver"))')]"
+"$VIBE" jobs list --json --limit 500 > all-jobs.txt
+python3 - all-jobs.txt <<'PY' || fail "replay deliveries: $(cat all-jobs.txt)"
+import json, sys
+jobs = [json.loads(l) for l in open(sys.argv[1])]
+last = max((j for j in jobs if j["worker"] == "deliver"), key=lambda j: j["id"])
+args = last["args"] if isinstance(last["args"], dict) else json.loads(last["args"])
+assert sorted(r["key"] for r in args["records"]) == ["item-5", "item-6", "item-7", "item-8"], args
+PY
 
 # A filter mistake, at its line and column.
 write_config '{ name: /title }' 'name ==== 1'

@@ -98,9 +98,9 @@ public:
   Result<std::vector<Event>> events(const EventQuery& q) override { return m_inner.events(q); }
   Result<TopicStats> stats(const EventQuery& q, UnixMicros now) override { return m_inner.stats(q, now); }
   Result<std::vector<RawRecord>> raw_records(const std::string& pipeline, std::optional<UnixMicros> since,
-                                             std::optional<UnixMicros> until, std::int64_t after,
+                                             std::optional<UnixMicros> until, std::int64_t before,
                                              std::size_t limit) override {
-    return m_inner.raw_records(pipeline, since, until, after, limit);
+    return m_inner.raw_records(pipeline, since, until, before, limit);
   }
   Result<RawStats> raw_stats(const std::string& pipeline) override { return m_inner.raw_stats(pipeline); }
   Result<std::vector<std::int64_t>> event_ids(const std::string& source, std::span<const std::string> keys) override {

@@ -66,7 +66,7 @@ TEST_SUITE("core::store::sqlite") {
     CHECK((*back)[0].url == raw.url);
     CHECK((*back)[0].status == 200);
     CHECK(store->raw_records("p", 101, std::nullopt, 0, 10)->empty());  // fetched before the range
-    CHECK(store->raw_records("p", std::nullopt, std::nullopt, (*back)[0].id, 10)->empty());
+    CHECK(store->raw_records("p", std::nullopt, std::nullopt, (*back)[0].id, 10)->empty());  // none older
 
     // A duplicate queues no job.
     batch.clear();
@@ -110,6 +110,7 @@ TEST_SUITE("core::store::sqlite") {
     written = store->write(batch, 500);
     REQUIRE(written);
     CHECK((*written)[0].ids[0] == (*before)[0]);
+    CHECK((*written)[0].forgotten == 1);
     auto events = store->events(q);
     REQUIRE(events);
     REQUIRE(events->size() == 2);  // 1 (replaced) and 3; 2 forgotten

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <deque>
+#include <unordered_set>
 #include <map>
 #include <mutex>
 
@@ -389,9 +390,12 @@ Result<ReplayReport> replay_pipeline(const Config&, const PipelineConfig& pipeli
     }
   }
   ReplayReport report;
-  std::int64_t after_id = 0;
+  // Newest raw record first: a record fetched many times is rebuilt (and
+  // delivered) once, from its latest version.
+  std::unordered_set<std::string> seen;
+  std::int64_t before_id = 0;
   for (;;) {
-    auto page = store.raw_records(pipeline.id, options.since, options.until, after_id, 200);
+    auto page = store.raw_records(pipeline.id, options.since, options.until, before_id, 200);
     if (!page) {
       return tl::unexpected(page.error());
     }
@@ -399,7 +403,7 @@ Result<ReplayReport> replay_pipeline(const Config&, const PipelineConfig& pipeli
       break;
     }
     for (const auto& raw : *page) {
-      after_id = raw.id;
+      before_id = raw.id;
       ++report.raw_records;
       // The records this raw record held, as the source made them.
       std::vector<Event> inputs;
@@ -462,6 +466,7 @@ Result<ReplayReport> replay_pipeline(const Config&, const PipelineConfig& pipeli
         }
         continue;
       }
+      std::erase_if(inputs, [&](const Event& input) { return !seen.insert(input.dedup_key).second; });
       report.inputs += inputs.size();
       Pass pass = map_and_filter(pipeline, *stages, inputs);
       report.mapped += pass.mapped;
@@ -476,7 +481,6 @@ Result<ReplayReport> replay_pipeline(const Config&, const PipelineConfig& pipeli
       if (pipeline.persist) {
         write.forget_source = pipeline.topic_source();
         write.forget = pass.rejected;
-        report.dropped += pass.rejected.size();
       }
       if (options.deliver && !pipeline.sinks.empty()) {
         auto values = std::make_shared<std::vector<nlohmann::json>>(pass.values);
@@ -491,11 +495,12 @@ Result<ReplayReport> replay_pipeline(const Config&, const PipelineConfig& pipeli
         return tl::unexpected(written.error());
       }
       report.rebuilt += pass.records.size();
+      report.removed += written->forgotten;
       report.deliveries.insert(report.deliveries.end(), written->job_ids.begin(), written->job_ids.end());
     }
   }
-  options.log->info("pipeline.replay pipeline={} raw={} rebuilt={} dropped={} deliveries={}", pipeline.id,
-                    report.raw_records, report.rebuilt, report.dropped, report.deliveries.size());
+  options.log->info("pipeline.replay pipeline={} raw={} rebuilt={} removed={} deliveries={}", pipeline.id,
+                    report.raw_records, report.rebuilt, report.removed, report.deliveries.size());
   return report;
 }
 

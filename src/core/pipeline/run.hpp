@@ -80,22 +80,23 @@ struct ReplayOptions {
 
 struct ReplayReport {
   std::size_t raw_records = 0;  // read from the raw layer
-  std::size_t inputs = 0;       // records they held
+  std::size_t inputs = 0;       // distinct records they held (the latest version of each)
   std::size_t mapped = 0;
   std::size_t map_failed = 0;
   std::size_t filtered_out = 0;
   std::size_t rebuilt = 0;      // mapped records written (new or replaced)
-  std::size_t dropped = 0;      // stored records the filter now rejects, deleted
+  std::size_t removed = 0;      // stored records the filter now rejects (or that fail to map), deleted
   std::size_t skipped = 0;      // raw records that no longer parse
   std::string example;          // the first map failure or unparsable raw record
   std::vector<std::int64_t> deliveries;
 };
 
 // Maps and filters the raw layer again with the current config, without
-// fetching: each record replaces the stored record with its key (the ids
+// fetching, newest raw record first so that each record counts once, in its
+// latest version: it replaces the stored record with its key (the ids
 // stay), records the filter now rejects are deleted, and with `deliver` every
 // rebuilt record is queued for delivery again (the receivers see the same
-// Idempotency-Key as before).
+// Idempotency-Key as before, for the same batch).
 Result<ReplayReport> replay_pipeline(const Config& config, const PipelineConfig& pipeline, Store& store,
                                      BatchWriter& writer, const ReplayOptions& options);
 

@@ -762,12 +762,23 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
       result = reload();
     } else if (cmd == "pipeline.recent") {
       const std::string id = request.value("pipeline", "");
-      const auto count = std::clamp<std::int64_t>(request.value("count", 10), 1, 100);
-      nlohmann::json records = nlohmann::json::array();
-      for (const auto& event : pipeline::recent_records(id, static_cast<std::size_t>(count))) {
-        records.push_back(to_json(event));
+      const std::int64_t count = request.value("count", 10);
+      std::shared_ptr<const Config> current;
+      {
+        std::lock_guard guard{config_mutex};
+        current = config;
       }
-      result = nlohmann::json{{"records", records}};
+      if (current->find_pipeline(id) == nullptr) {
+        result = fail(Errc::not_found, fmt::format("no pipeline named '{}'", id));
+      } else if (count < 1 || count > 100) {
+        result = fail(Errc::usage, "pipeline.recent: count is 1 to 100");
+      } else {
+        nlohmann::json records = nlohmann::json::array();
+        for (const auto& event : pipeline::recent_records(id, static_cast<std::size_t>(count))) {
+          records.push_back(to_json(event));
+        }
+        result = nlohmann::json{{"records", records}};
+      }
     }
     return result ? ok_reply(*result) : error_reply(result.error());
   };

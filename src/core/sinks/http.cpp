@@ -56,7 +56,8 @@ Result<void> deliver(const SinkSpec& spec, std::span<const SinkRecord> records, 
     request.headers.emplace_back(options.get("signature_header"),
                                  "sha256=" + hmac_sha256_hex(options.get("secret"), request.body));
   }
-  for (const auto& [name, value] : options.json("headers").items()) {
+  const nlohmann::json headers = options.json("headers");  // items() of a temporary would dangle
+  for (const auto& [name, value] : headers.items()) {
     request.headers.emplace_back(name, value.is_string() ? value.get<std::string>() : value.dump());
   }
   http_common::apply_auth(options, request);

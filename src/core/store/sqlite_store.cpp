@@ -367,7 +367,7 @@ public:
         if (request.state) {
           write_state(*request.state);
         }
-        write_pipeline_extras(request, now);
+        result.forgotten = write_pipeline_extras(request, now);
         if (request.jobs) {
           for (const auto& job : request.jobs(result)) {
             result.job_ids.push_back(insert_job(job, now).id);
@@ -521,18 +521,18 @@ public:
   }
 
   Result<std::vector<RawRecord>> raw_records(const std::string& pipeline_id, std::optional<UnixMicros> since,
-                                             std::optional<UnixMicros> until, std::int64_t after_id,
+                                             std::optional<UnixMicros> until, std::int64_t before_id,
                                              std::size_t limit) override {
     std::lock_guard lock{m_mutex};
     try {
       SQLite::Statement q{m_db,
                           "SELECT id, fetched_at, kind, url, method, status, headers, request, encoding, size, body "
-                          "FROM raw_records WHERE pipeline_id = ? AND fetched_at >= ? AND fetched_at < ? AND id > ? "
-                          "ORDER BY id LIMIT ?"};
+                          "FROM raw_records WHERE pipeline_id = ? AND fetched_at >= ? AND fetched_at < ? AND id < ? "
+                          "ORDER BY id DESC LIMIT ?"};
       q.bind(1, pipeline_id);
       q.bind(2, static_cast<std::int64_t>(since.value_or(std::numeric_limits<std::int64_t>::min())));
       q.bind(3, static_cast<std::int64_t>(until.value_or(std::numeric_limits<std::int64_t>::max())));
-      q.bind(4, static_cast<std::int64_t>(after_id));
+      q.bind(4, static_cast<std::int64_t>(before_id > 0 ? before_id : std::numeric_limits<std::int64_t>::max()));
       q.bind(5, static_cast<std::int64_t>(limit));
       std::vector<RawRecord> out;
       while (q.executeStep()) {
@@ -1025,8 +1025,10 @@ private:
     }
   }
 
-  // Raw records, raw pruning and forgotten events. REQUIRES: m_mutex is held, inside a transaction.
-  void write_pipeline_extras(const WriteRequest& request, UnixMicros now) {
+  // Raw records, raw pruning and forgotten events; returns how many events
+  // were forgotten. REQUIRES: m_mutex is held, inside a transaction.
+  std::size_t write_pipeline_extras(const WriteRequest& request, UnixMicros now) {
+    std::size_t forgotten = 0;
     if (!request.raw.empty()) {
       SQLite::Statement q{m_db,
                           "INSERT INTO raw_records (pipeline_id, fetched_at, kind, url, method, status, headers, "
@@ -1058,10 +1060,11 @@ private:
       for (const auto& key : request.forget) {
         q.bind(1, request.forget_source);
         q.bind(2, key);
-        q.exec();
+        forgotten += static_cast<std::size_t>(q.exec());
         q.reset();
       }
     }
+    return forgotten;
   }
 
   // Runs `q` once per id with ?1 = now and ?2 = the id; returns the rows

@@ -52,6 +52,7 @@ struct WriteResult {
   std::size_t duplicates = 0;
   std::vector<std::int64_t> ids;  // one per event; 0 for a duplicate; -1 for a new key (Mode::keys_only)
   std::vector<std::int64_t> job_ids;  // of the jobs `jobs` asked for
+  std::size_t forgotten = 0;          // events deleted by `forget`
 };
 
 // One producer's contribution to a group commit: its events and, optionally,
@@ -176,10 +177,10 @@ public:
   virtual Result<std::vector<std::int64_t>> event_ids(const std::string& source_id,
                                                       std::span<const std::string> dedup_keys) = 0;
 
-  // Raw records of `pipeline_id` in id order: fetched in [since, until) and
-  // with ids above `after_id`, at most `limit`.
+  // Raw records of `pipeline_id`, newest (highest id) first: fetched in
+  // [since, until) and with ids below `before_id` (0: no bound), at most `limit`.
   virtual Result<std::vector<RawRecord>> raw_records(const std::string& pipeline_id, std::optional<UnixMicros> since,
-                                                     std::optional<UnixMicros> until, std::int64_t after_id,
+                                                     std::optional<UnixMicros> until, std::int64_t before_id,
                                                      std::size_t limit) = 0;
 
   // How many raw records `pipeline_id` keeps and their bytes (compressed, original).
