@@ -245,8 +245,9 @@ core::Result<int> run_pipeline_now(const GlobalOptions& global, const RunArgs& a
     print_report(*report, "");
     for (const auto& d : deliveries) {
       if (d["ok"].get<bool>()) {
-        fmt::print("  delivered {} records to {} {} (job {})\n", d["records"].get<std::size_t>(),
-                   d["pipeline"].get<std::string>(), d["sink"].get<std::string>(), d["job"].get<std::int64_t>());
+        const auto n = d["records"].get<std::size_t>();
+        fmt::print("  delivered {} record{} to {} {} (job {})\n", n, n == 1 ? "" : "s", d["pipeline"].get<std::string>(),
+                   d["sink"].get<std::string>(), d["job"].get<std::int64_t>());
       } else {
         fmt::print("  delivery to {} {} failed (job {}, attempt {}): {}; it stays queued for a retry\n",
                    d["pipeline"].get<std::string>(), d["sink"].get<std::string>(), d["job"].get<std::int64_t>(),
@@ -373,7 +374,8 @@ core::Result<int> show_pipeline(const GlobalOptions& global, const ShowArgs& arg
   fmt::print("  persist   {}\n", p.persist ? "yes" : "no (keys only)");
   fmt::print("  sinks     {}\n", p.sinks.empty() ? std::string{"(none)"} : fmt::format("{}", fmt::join(sink_types(p), ", ")));
   fmt::print("  records   {}\n", stats->total);
-  fmt::print("  raw       {} responses, {} KiB stored ({} KiB before compression), kept {}\n", raw->count,
+  fmt::print("  raw       {} record{}, {} KiB stored ({} KiB before compression), kept {}\n", raw->count,
+             raw->count == 1 ? "" : "s",
              (raw->stored_bytes + 1023) / 1024, (raw->original_bytes + 1023) / 1024,
              p.keep.count() == 0 ? std::string{"forever"} : core::format_duration(p.keep));
   if (args.recent > 0) {

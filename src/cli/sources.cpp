@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace vibe::cli {
 
 namespace {
@@ -54,10 +56,15 @@ core::Result<int> list(std::span<const Kind> kinds, const char* what, const Sour
       continue;
     }
     fmt::print("{}: {}\n", kind.name, kind.summary);
+    std::size_t width = 10;
+    for (const auto& option : kind.options) {
+      width = std::max(width, std::string_view{option.name}.size());
+    }
     for (const auto& option : kind.options) {
       const std::string presence =
           option.default_value == core::k_required ? "required" : fmt::format("default {}", option.default_value);
-      fmt::print("  {:<10} {:<9} {:<18} {}\n", option.name, core::option_type_name(option.type), presence, option.help);
+      fmt::print("  {:<{}} {:<9} {:<18} {}\n", option.name, width, core::option_type_name(option.type), presence,
+                 option.help);
     }
   }
   return 0;
