@@ -4,7 +4,8 @@
 # same Idempotency-Key and a valid HMAC-SHA256 signature on every attempt,
 # and later polls deliver nothing again. A sink that always fails is retried
 # up to its max_attempts and discarded without holding up the file sink. A
-# chained pipeline and `vibe tail pipeline:ID` get a new record live, and
+# chained pipeline (persist: false: broadcast, not stored) and `vibe tail
+# pipeline:ID` get a new record live, and
 # `vibe pipeline show --recent` answers from serve's memory.
 . "$(dirname "$0")/lib.sh"
 start_server api_server --fixtures "$FIXTURES/github"
@@ -27,6 +28,7 @@ pipelines:
   top:
     from: pipeline:items
     filter: 'score >= 5'
+    persist: false
     sinks: [ { type: file, path: out/top.ndjson } ]
 YAML
 requests() {  # requests PATH-PREFIX: the fixture's recorded requests, one JSON per line
@@ -84,6 +86,8 @@ expect_eq "chained pipeline lines" "$(lines out/top.ndjson)" 2
 "$VIBE" tail pipeline:top --json > tail.txt 2> tail.err &
 tail_pid=$!
 _pids+=("$tail_pid")
+subscribed() { [ "$("$VIBE" status --json | json_get bus.subscribers)" = 1 ]; }
+wait_until 20 subscribed  # a record that is not stored is only seen live
 python3 -c '
 import json, sys, urllib.request
 body = json.dumps({"add_item": {"id": "item-8", "title": "Item 8", "updated_at": "2026-01-08T00:00:00Z", "score": 8}})
@@ -92,6 +96,8 @@ tail_has() { grep -q '"Item 8"' tail.txt 2>/dev/null; }
 wait_until 20 tail_has
 wait_until 20 file_has out/top.ndjson 3
 grep -q '"Item 8"' out/top.ndjson || fail "top.ndjson: $(cat out/top.ndjson)"
+"$VIBE" events pipeline:top --json > top-events.txt
+[ ! -s top-events.txt ] || fail "persist: false stored records: $(cat top-events.txt)"
 wait_until 20 at_least /sink/flaky 4
 requests /sink/flaky | tail -n 1 > fourth.txt
 grep -q 'Item 8' fourth.txt || fail "fourth delivery: $(cat fourth.txt)"
