@@ -6,7 +6,8 @@
 # up to its max_attempts and discarded without holding up the file sink. A
 # chained pipeline (persist: false: broadcast, not stored) and `vibe tail
 # pipeline:ID` get a new record live, and
-# `vibe pipeline show --recent` answers from serve's memory.
+# `vibe pipeline show --recent` answers from serve's memory. A pipeline with
+# execution: worker runs on its interval without a job per run.
 . "$(dirname "$0")/lib.sh"
 start_server api_server --fixtures "$FIXTURES/github"
 export HOOK_SECRET=whsec-123
@@ -25,6 +26,11 @@ pipelines:
       - { type: webhook, url: "$SERVER_URL/sink/dead?fail=always", batch: 100, retry_base: 100ms, retry_max: 200ms,
           max_attempts: 3 }
       - { type: file, path: out/items.ndjson }
+  fast:
+    from: { type: http_api, url: "$SERVER_URL/api/single", id: /id }
+    every: 200ms
+    execution: worker
+    sinks: [ { type: file, path: out/fast.ndjson } ]
   top:
     from: pipeline:items
     filter: 'score >= 5'
@@ -116,5 +122,14 @@ s = json.load(open(sys.argv[1]))
 names = [r["content"]["name"] for r in s["recent"]]
 assert names[-1] == "Item 8" and len(names) == 2, names
 assert s["records"] == 5, s["records"]' show.txt || fail "show: $(cat show.txt)"
+# execution: worker: runs every 200 ms, delivers its one record once, and
+# queues no pipeline job.
+wait_until 20 at_least /api/single 3
+expect_eq "worker pipeline deliveries" "$(lines out/fast.ndjson)" 1
+"$VIBE" jobs list --json --limit 1000 > all-jobs.txt
+if grep '"worker":"pipeline"' all-jobs.txt | grep -q '"args":{"pipeline":"fast"'; then
+  fail "execution: worker queued jobs: $(grep '"worker":"pipeline"' all-jobs.txt | head -n 3)"
+fi
+grep -q '"worker":"pipeline"' all-jobs.txt || fail "the every: pipeline queued no job: $(head -n 3 all-jobs.txt)"
 stop_serve
 expect_eq "serve exit" "$SERVE_STATUS" 0
