@@ -55,6 +55,32 @@ core::Result<const core::PipelineConfig*> find_pipeline(const core::Config& conf
                                                 : fmt::format(" (known: {})", fmt::join(ids, ", "))));
 }
 
+// The config, one of its pipelines, and the store (synced).
+struct Opened {
+  core::Config config;
+  std::size_t index = 0;
+  std::unique_ptr<core::Store> store;
+
+  const core::PipelineConfig& pipeline() const { return config.pipelines[index]; }
+};
+
+core::Result<Opened> open_pipeline(const GlobalOptions& global, const std::string& id) {
+  auto config = load_config(global);
+  if (!config) {
+    return tl::unexpected(config.error());
+  }
+  auto found = find_pipeline(*config, id);
+  if (!found) {
+    return tl::unexpected(found.error());
+  }
+  const auto index = static_cast<std::size_t>(*found - config->pipelines.data());
+  auto store = core::open_store_synced(*config);
+  if (!store) {
+    return tl::unexpected(store.error());
+  }
+  return Opened{std::move(*config), index, std::move(*store)};
+}
+
 // Where a pipeline's records come from, in a few words.
 std::string from_of(const core::PipelineConfig& p) {
   if (!p.from_pipeline.empty()) {
@@ -153,33 +179,28 @@ core::Result<int> run_pipeline_now(const GlobalOptions& global, const RunArgs& a
   if (args.target.rfind("pipeline:", 0) != 0) {
     return core::fail(core::Errc::usage, fmt::format("run: want pipeline:ID, got '{}'", args.target));
   }
-  auto config = load_config(global);
-  if (!config) {
-    return tl::unexpected(config.error());
+  auto opened = open_pipeline(global, args.target.substr(9));
+  if (!opened) {
+    return tl::unexpected(opened.error());
   }
-  auto pipeline = find_pipeline(*config, args.target.substr(9));
-  if (!pipeline) {
-    return tl::unexpected(pipeline.error());
-  }
+  const core::Config* config = &opened->config;
+  const core::PipelineConfig* pipeline = &opened->pipeline();
+  auto* store = &opened->store;
   const core::Logging logging = make_logging(global);
-  auto store = core::open_store_synced(*config);
-  if (!store) {
-    return tl::unexpected(store.error());
-  }
   core::BatchWriter writer{**store, config->buffer, logging.get("store.writer")};
   core::pipeline::RunOptions options;
   options.dry_run = args.dry_run;
-  options.log = logging.get("pipeline." + (*pipeline)->id);
-  auto report = core::pipeline::run_pipeline(*config, **pipeline, **store, writer, options);
+  options.log = logging.get("pipeline." + pipeline->id);
+  auto report = core::pipeline::run_pipeline(*config, *pipeline, **store, writer, options);
   if (!report) {
     writer.stop();
     return tl::unexpected(report.error());
   }
-  bool failed = report->failed();
+  // The run, or a chained run it fed, failed.
   std::function<bool(const core::pipeline::RunReport&)> any_failed = [&](const core::pipeline::RunReport& r) {
     return r.failed() || std::any_of(r.downstream.begin(), r.downstream.end(), any_failed);
   };
-  failed = any_failed(*report);
+  bool failed = any_failed(*report);
 
   if (args.dry_run) {
     writer.stop();
@@ -288,19 +309,13 @@ core::Result<int> list_pipelines(const GlobalOptions& global, bool json) {
 }
 
 core::Result<int> show_pipeline(const GlobalOptions& global, const ShowArgs& args) {
-  auto config = load_config(global);
-  if (!config) {
-    return tl::unexpected(config.error());
+  auto opened = open_pipeline(global, args.id);
+  if (!opened) {
+    return tl::unexpected(opened.error());
   }
-  auto found = find_pipeline(*config, args.id);
-  if (!found) {
-    return tl::unexpected(found.error());
-  }
-  const core::PipelineConfig& p = **found;
-  auto store = core::open_store_synced(*config);
-  if (!store) {
-    return tl::unexpected(store.error());
-  }
+  const core::Config* config = &opened->config;
+  const core::PipelineConfig& p = opened->pipeline();
+  auto* store = &opened->store;
   auto raw = (*store)->raw_stats(p.id);
   if (!raw) {
     return tl::unexpected(raw.error());
@@ -388,30 +403,24 @@ core::Result<int> show_pipeline(const GlobalOptions& global, const ShowArgs& arg
 }
 
 core::Result<int> replay_pipeline(const GlobalOptions& global, const ReplayArgs& args) {
-  auto config = load_config(global);
-  if (!config) {
-    return tl::unexpected(config.error());
-  }
-  auto found = find_pipeline(*config, args.id);
-  if (!found) {
-    return tl::unexpected(found.error());
-  }
   core::EventQuery range;
   if (auto ok = set_time_range(range, args.from, "--from", args.to, "--to"); !ok) {
     return tl::unexpected(ok.error());
   }
-  const core::Logging logging = make_logging(global);
-  auto store = core::open_store_synced(*config);
-  if (!store) {
-    return tl::unexpected(store.error());
+  auto opened = open_pipeline(global, args.id);
+  if (!opened) {
+    return tl::unexpected(opened.error());
   }
+  const core::Config* config = &opened->config;
+  auto* store = &opened->store;
+  const core::Logging logging = make_logging(global);
   core::BatchWriter writer{**store, config->buffer, logging.get("store.writer")};
   core::pipeline::ReplayOptions options;
   options.since = range.since;
   options.until = range.until;
   options.deliver = args.deliver;
   options.log = logging.get("pipeline." + args.id);
-  auto report = core::pipeline::replay_pipeline(*config, **found, **store, writer, options);
+  auto report = core::pipeline::replay_pipeline(*config, opened->pipeline(), **store, writer, options);
   writer.stop();
   if (!report) {
     return tl::unexpected(report.error());

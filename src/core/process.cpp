@@ -33,6 +33,21 @@ void init_child_spawn_attributes(posix_spawnattr_t& attr) {
   posix_spawnattr_setsigdefault(&attr, &defaults);
 }
 
+Result<void> write_all(int fd, std::string_view data) {
+  std::size_t written = 0;
+  while (written < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + written, data.size() - written);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return fail(Errc::storage, std::strerror(n < 0 ? errno : EIO));
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  return {};
+}
+
 Result<ChildProcess> ChildProcess::start_shell(const std::string& command, const std::string& cwd,
                                                const std::string& stdin_path) {
   int out[2];

@@ -8,8 +8,13 @@
 #include <atomic>
 #include <chrono>
 #include <string>
+#include <string_view>
 
 namespace vibe::core {
+
+// Writes all of `data` to `fd` (retrying short writes and EINTR). Errors:
+// Errc::storage with strerror's text.
+Result<void> write_all(int fd, std::string_view data);
 
 // Initializes `attr` for a child of vibe: a process group of its own (so
 // it can be killed whole), no blocked signals, every signal at its default.

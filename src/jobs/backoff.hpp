@@ -26,6 +26,17 @@ struct Backoff {
   core::Millis delay(int attempt, double unit) const;
 };
 
+// For work that recurs on a schedule anyway (polls, pipeline runs): a failed
+// attempt is retried soon (5 s, doubling) and not for long (at most 5 min
+// apart), since the next regular run is coming.
+inline Backoff recurring_work_backoff() {
+  Backoff b;
+  b.kind = Backoff::Kind::exponential;
+  b.base = core::Millis{5'000};
+  b.max = core::Millis{300'000};
+  return b;
+}
+
 // Reads "exponential", "linear", "fixed" or "oban". Errors: Errc::usage.
 core::Result<Backoff::Kind> parse_backoff_kind(std::string_view text);
 

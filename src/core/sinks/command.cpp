@@ -54,20 +54,10 @@ Result<void> deliver(const SinkSpec& spec, std::span<const SinkRecord> records, 
   if (fd < 0) {
     return fail(Errc::storage, fmt::format("cannot create a temporary file for the records: {}", std::strerror(errno)));
   }
-  const std::string text = records_ndjson(records);
-  std::size_t written = 0;
-  while (written < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      const int error = errno;
-      ::close(fd);
-      ::unlink(path.c_str());
-      return fail(Errc::storage, fmt::format("cannot write the records for the command: {}", std::strerror(error)));
-    }
-    written += static_cast<std::size_t>(n);
+  if (auto written = write_all(fd, records_ndjson(records)); !written) {
+    ::close(fd);
+    ::unlink(path.c_str());
+    return fail(Errc::storage, fmt::format("cannot write the records for the command: {}", written.error().message));
   }
   ::close(fd);
   // The key is [a-z0-9-]: safe in the shell unquoted.

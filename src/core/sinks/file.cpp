@@ -1,5 +1,7 @@
 #include "core/sinks/file.hpp"
 
+#include "core/process.hpp"
+
 #include <fmt/format.h>
 
 #include <cerrno>
@@ -49,19 +51,9 @@ Result<void> deliver(const SinkSpec& spec, std::span<const SinkRecord> records, 
   if (fd < 0) {
     return fail(Errc::storage, fmt::format("{}: cannot open for appending: {}", path.string(), std::strerror(errno)));
   }
-  const std::string text = records_ndjson(records);
-  std::size_t written = 0;
-  while (written < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      const int error = errno;
-      ::close(fd);
-      return fail(Errc::storage, fmt::format("{}: write failed: {}", path.string(), std::strerror(error)));
-    }
-    written += static_cast<std::size_t>(n);
+  if (auto written = write_all(fd, records_ndjson(records)); !written) {
+    ::close(fd);
+    return fail(Errc::storage, fmt::format("{}: write failed: {}", path.string(), written.error().message));
   }
   const bool synced = ::fsync(fd) == 0;
   const int error = errno;

@@ -345,14 +345,7 @@ public:
             request.mode == WriteRequest::Mode::insert ? std::span<const Event>{request.events} : std::span<const Event>{};
         for (const auto& event : inserts) {
           SQLite::Statement& insert = *m_insert_event;
-          insert.bind(1, event.stream_id);
-          insert.bind(2, event.source_id);
-          insert.bind(3, event.type);
-          insert.bind(4, static_cast<std::int64_t>(event.occurred_at));
-          insert.bind(5, static_cast<std::int64_t>(now));
-          insert.bind(6, event.content);
-          insert.bind(7, event.url);
-          insert.bind(8, event.dedup_key);
+          bind_event(insert, event, now);
           const int changed = insert.exec();
           insert.reset();
           if (changed == 1) {
@@ -989,6 +982,19 @@ WHERE state = 'executing' AND attempted_by <> ?3 AND attempted_by NOT IN (SELECT
   }
 
 private:
+  // Binds an event to "INSERT INTO events (stream_id, source_id, type,
+  // occurred_at, ingested_at, content, url, dedup_key) VALUES (?, ... ?)".
+  static void bind_event(SQLite::Statement& q, const Event& event, UnixMicros now) {
+    q.bind(1, event.stream_id);
+    q.bind(2, event.source_id);
+    q.bind(3, event.type);
+    q.bind(4, static_cast<std::int64_t>(event.occurred_at));
+    q.bind(5, static_cast<std::int64_t>(now));
+    q.bind(6, event.content);
+    q.bind(7, event.url);
+    q.bind(8, event.dedup_key);
+  }
+
   // Mode::keys_only and Mode::replace. REQUIRES: m_mutex is held, inside a transaction.
   void write_pipeline_events(const WriteRequest& request, UnixMicros now, WriteResult& result) {
     if (request.mode == WriteRequest::Mode::keys_only) {
@@ -1011,14 +1017,7 @@ private:
                         "stream_id = excluded.stream_id, type = excluded.type, occurred_at = excluded.occurred_at, "
                         "content = excluded.content, url = excluded.url RETURNING id"};
     for (const auto& event : request.events) {
-      q.bind(1, event.stream_id);
-      q.bind(2, event.source_id);
-      q.bind(3, event.type);
-      q.bind(4, static_cast<std::int64_t>(event.occurred_at));
-      q.bind(5, static_cast<std::int64_t>(now));
-      q.bind(6, event.content);
-      q.bind(7, event.url);
-      q.bind(8, event.dedup_key);
+      bind_event(q, event, now);
       result.ids.push_back(q.executeStep() ? q.getColumn(0).getInt64() : 0);
       q.reset();
       ++result.inserted;

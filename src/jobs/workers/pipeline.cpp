@@ -74,14 +74,8 @@ public:
     return Done{};
   }
 
-  // A failed run is retried soon and briefly: the next scheduled run is coming anyway.
-  Backoff backoff() const override {
-    Backoff b;
-    b.kind = Backoff::Kind::exponential;
-    b.base = core::Millis{5'000};
-    b.max = core::Millis{300'000};
-    return b;
-  }
+  // The next scheduled run is coming anyway.
+  Backoff backoff() const override { return recurring_work_backoff(); }
 
   core::Millis timeout() const override { return core::Millis{300'000}; }
 

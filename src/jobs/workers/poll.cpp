@@ -58,14 +58,8 @@ public:
   }
 
   // Poll failures are the source's problem, not the job's: the next regular
-  // poll is already queued, so retry soon and not for long.
-  Backoff backoff() const override {
-    Backoff b;
-    b.kind = Backoff::Kind::exponential;
-    b.base = core::Millis{5'000};
-    b.max = core::Millis{300'000};
-    return b;
-  }
+  // poll is already queued.
+  Backoff backoff() const override { return recurring_work_backoff(); }
 
   core::Millis timeout() const override { return core::Millis{120'000}; }
 
