@@ -60,15 +60,19 @@ for option in $("$VIBE" ingest --help | grep -oE -- '--[a-z][a-z-]+' | grep -vx 
   grep -qE -- "^ {7}$option( |\$)" ingest-options.txt || fail "vibe-ingest(1) does not document $option"
 done
 groff -man -Tutf8 "$VIBE_SRC/man/vibe.yaml.5" 2>/dev/null | sed 's/.\x08//g' > vibe.yaml.5.txt
-"$VIBE" sources --json > kinds.ndjson
-[ -s kinds.ndjson ] || fail "vibe sources printed nothing"
-python3 - kinds.ndjson vibe.yaml.5.txt <<'PY' || fail "vibe.yaml(5) is out of step with the option tables"
+# Every option of every source kind is documented in its subsection of
+# SOURCE TYPES in vibe.yaml(5), and every option of every sink kind in its
+# subsection of PIPELINES.
+check_options() {  # check_options KINDS.ndjson SECTION
+  python3 - "$1" vibe.yaml.5.txt "$2" <<'PY'
 import json, re, sys
 page = open(sys.argv[2]).read()
+scope = re.search(r"\n" + re.escape(sys.argv[3]) + r"\n(.*?)\n[A-Z]", page, re.S)
+assert scope, "no section " + sys.argv[3]
 missing = []
 for line in open(sys.argv[1]):
     kind = json.loads(line)
-    section = re.search(r"\n   " + re.escape(kind["type"]) + r"\n(.*?)(\n   \S|\nSOURCE|\nVALUES)", page, re.S)
+    section = re.search(r"\n   " + re.escape(kind["type"]) + r"\n(.*?)(\n   \S|$)", scope.group(1), re.S)
     if not section:
         missing.append("type " + kind["type"])
         continue
@@ -79,29 +83,13 @@ if missing:
     print("undocumented:", ", ".join(missing), file=sys.stderr)
     sys.exit(1)
 PY
-# Every option of every sink kind is documented in its own subsection of
-# PIPELINES in vibe.yaml(5).
+}
+"$VIBE" sources --json > kinds.ndjson
+[ -s kinds.ndjson ] || fail "vibe sources printed nothing"
+check_options kinds.ndjson "SOURCE TYPES" || fail "vibe.yaml(5) is out of step with the source option tables"
 "$VIBE" sinks --json > sinks.ndjson
 [ -s sinks.ndjson ] || fail "vibe sinks printed nothing"
-python3 - sinks.ndjson vibe.yaml.5.txt <<'PY' || fail "vibe.yaml(5) is out of step with the sink option tables"
-import json, re, sys
-page = open(sys.argv[2]).read()
-pipelines = re.search(r"\nPIPELINES\n(.*?)\nCRON\n", page, re.S)
-assert pipelines, "no PIPELINES section"
-missing = []
-for line in open(sys.argv[1]):
-    kind = json.loads(line)
-    section = re.search(r"\n   " + re.escape(kind["type"]) + r"\n(.*?)(\n   \S|$)", pipelines.group(1), re.S)
-    if not section:
-        missing.append("sink " + kind["type"])
-        continue
-    for option in kind["options"]:
-        if not re.search(r"\b" + re.escape(option["name"]) + r" \(", section.group(1)):
-            missing.append(kind["type"] + "." + option["name"])
-if missing:
-    print("undocumented:", ", ".join(missing), file=sys.stderr)
-    sys.exit(1)
-PY
+check_options sinks.ndjson PIPELINES || fail "vibe.yaml(5) is out of step with the sink option tables"
 # Every key of the serve: block (k_serve_options in src/core/config.cpp) is
 # documented under "serve" in vibe.yaml(5).
 python3 - "$VIBE_SRC/src/core/config.cpp" vibe.yaml.5.txt <<'PY' || fail "vibe.yaml(5) is out of step with k_serve_options"
