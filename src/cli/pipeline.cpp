@@ -165,10 +165,11 @@ void print_report(const core::pipeline::RunReport& r, const std::string& indent)
     fmt::print("{}  error: {}\n", indent, r.error);
   }
   if (r.map_failed > 0) {
-    fmt::print("{}  {} records failed to map, e.g. {}\n", indent, r.map_failed, r.map_example);
+    fmt::print("{}  {} record{} failed to map, e.g. {}\n", indent, r.map_failed, r.map_failed == 1 ? "" : "s",
+               r.map_example);
   }
   if (r.missing > 0) {
-    fmt::print("{}  {} mapped fields had no value (null)\n", indent, r.missing);
+    fmt::print("{}  {} mapped field{} had no value (null)\n", indent, r.missing, r.missing == 1 ? "" : "s");
   }
   for (const auto& down : r.downstream) {
     print_report(down, indent + "  -> ");

@@ -72,7 +72,8 @@ struct Pass {
   std::size_t map_failed = 0;
   std::size_t missing = 0;
   std::size_t filtered_out = 0;
-  std::string example;
+  std::string example;           // the first record that failed to map, and why
+  std::string filtered_example;  // the first record the filter rejected
 };
 
 // Maps and filters `inputs` (events whose content is the record).
@@ -105,6 +106,13 @@ Pass map_and_filter(const PipelineConfig& pipeline, const Stages& stages, std::s
     if (stages.filter && !stages.filter->matches(record)) {
       ++pass.filtered_out;
       pass.rejected.push_back(input.dedup_key);
+      if (pass.filtered_example.empty()) {
+        std::string shown = dump(record);
+        if (shown.size() > 200) {
+          shown = shown.substr(0, 200) + "...";
+        }
+        pass.filtered_example = fmt::format("record {}: {}", input.dedup_key, shown);
+      }
       continue;
     }
     Event event;
@@ -227,7 +235,12 @@ Result<void> commit(const Config& config, const PipelineConfig& pipeline, Pass& 
   remember(pipeline.id, fresh);
   report.records = fresh;
   if (pass.map_failed > 0) {
-    options.log->warn("pipeline={} {} records failed to map, e.g. {}", pipeline.id, pass.map_failed, pass.example);
+    options.log->warn("pipeline.map_failed pipeline={} records={} example={}", pipeline.id, pass.map_failed,
+                      pass.example);
+  }
+  if (pass.filtered_out > 0) {
+    options.log->info("pipeline.filtered_out pipeline={} records={} example={}", pipeline.id, pass.filtered_out,
+                      pass.filtered_example);
   }
   options.log->info("pipeline.run pipeline={} input={} fetched={} mapped={} filtered_out={} new={} deliveries={}",
                     pipeline.id, report.input, report.fetched, pass.mapped, pass.filtered_out, report.new_records,
