@@ -187,10 +187,13 @@ RawRecord raw_of_events(const PipelineConfig& pipeline, std::string_view input, 
 
 // Stores one pass with its raw records and the source's state, queues the
 // deliveries of the new records, and feeds the chained pipelines.
-Result<void> commit(const Config& config, const PipelineConfig& pipeline, Pass& pass, std::vector<RawRecord> raw,
+Result<void> commit(const Config& config, const PipelineConfig& pipeline, Pass moved, std::vector<RawRecord> raw,
                     std::optional<SourceStateUpdate> state, Store& store, BatchWriter& writer,
                     const RunOptions& options, RunReport& report) {
   const UnixMicros now = now_micros();
+  // Shared with the jobs callback, which runs on the writer thread.
+  const auto shared = std::make_shared<const Pass>(std::move(moved));
+  const Pass& pass = *shared;
   WriteRequest write;
   write.mode = pipeline.persist ? WriteRequest::Mode::insert : WriteRequest::Mode::keys_only;
   write.events = pass.records;
@@ -204,15 +207,13 @@ Result<void> commit(const Config& config, const PipelineConfig& pipeline, Pass& 
     write.prune_raw = std::pair{pipeline.id, now - std::chrono::duration_cast<std::chrono::microseconds>(pipeline.keep).count()};
   }
   if (!pipeline.sinks.empty()) {
-    auto values = std::make_shared<std::vector<nlohmann::json>>(pass.values);
-    auto records = std::make_shared<std::vector<Event>>(pass.records);
     const PipelineConfig* p = &pipeline;
-    write.jobs = [p, values, records](const WriteResult& result) {
+    write.jobs = [p, shared](const WriteResult& result) {
       std::vector<bool> take(result.ids.size());
       for (std::size_t i = 0; i < result.ids.size(); ++i) {
         take[i] = result.ids[i] != 0;
       }
-      return delivery_jobs(*p, *values, *records, take);
+      return delivery_jobs(*p, shared->values, shared->records, take);
     };
   }
   auto written = writer.submit(std::move(write)).get();
@@ -358,8 +359,8 @@ Result<RunReport> run_pipeline(const Config& config, const PipelineConfig& pipel
     report.raw_records = raw.size();
     return report;
   }
-  if (auto done = commit(config, pipeline, pass, std::move(raw), std::move(captured->state), store, writer, options,
-                         report);
+  if (auto done = commit(config, pipeline, std::move(pass), std::move(raw), std::move(captured->state), store, writer,
+                         options, report);
       !done) {
     return report;  // the store's error is in the report
   }
@@ -385,7 +386,7 @@ Result<RunReport> feed_pipeline(const Config& config, const PipelineConfig& pipe
   }
   std::vector<RawRecord> raw;
   raw.push_back(raw_of_events(pipeline, input, inputs, now_micros()));
-  (void)commit(config, pipeline, pass, std::move(raw), std::nullopt, store, writer, options, report);
+  (void)commit(config, pipeline, std::move(pass), std::move(raw), std::nullopt, store, writer, options, report);
   return report;
 }
 
@@ -481,7 +482,8 @@ Result<ReplayReport> replay_pipeline(const Config&, const PipelineConfig& pipeli
       }
       std::erase_if(inputs, [&](const Event& input) { return !seen.insert(input.dedup_key).second; });
       report.inputs += inputs.size();
-      Pass pass = map_and_filter(pipeline, *stages, inputs);
+      const auto shared = std::make_shared<const Pass>(map_and_filter(pipeline, *stages, inputs));
+      const Pass& pass = *shared;
       report.mapped += pass.mapped;
       report.map_failed += pass.map_failed;
       report.filtered_out += pass.filtered_out;
@@ -496,11 +498,9 @@ Result<ReplayReport> replay_pipeline(const Config&, const PipelineConfig& pipeli
         write.forget = pass.rejected;
       }
       if (options.deliver && !pipeline.sinks.empty()) {
-        auto values = std::make_shared<std::vector<nlohmann::json>>(pass.values);
-        auto records = std::make_shared<std::vector<Event>>(pass.records);
         const PipelineConfig* p = &pipeline;
-        write.jobs = [p, values, records](const WriteResult&) {
-          return delivery_jobs(*p, *values, *records, std::vector<bool>(records->size(), true));
+        write.jobs = [p, shared](const WriteResult&) {
+          return delivery_jobs(*p, shared->values, shared->records, std::vector<bool>(shared->records.size(), true));
         };
       }
       auto written = writer.submit(std::move(write)).get();
