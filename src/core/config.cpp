@@ -511,19 +511,10 @@ YAML::Mark filter_mark(const YAML::Node& node, std::size_t column) {
   return mark;
 }
 
-constexpr OptionSpec k_pipeline_options[] = {
-    {"from", OptionType::json, k_required, "an inline source, a source id, or pipeline:ID (chained)"},
-    {"every", OptionType::duration, "", "run on this interval (under vibe serve)"},
-    {"cron", OptionType::string, "", "run on this cron schedule (under vibe serve)"},
-    {"timezone", OptionType::string, "", "IANA time zone of cron (default UTC)"},
-    {"execution", OptionType::string, "job", "job (a job per run) or worker (a long-running worker in serve)"},
-    {"map", OptionType::json, "", "output field -> JSON Pointer, {path, as, default}, template or nested object"},
-    {"filter", OptionType::string, "", "expression a mapped record must satisfy to be kept"},
-    {"persist", OptionType::boolean, "true", "store the mapped records as events of pipeline:ID"},
-    {"keep", OptionType::string, "30d", "how long the raw layer keeps fetched responses (or forever)"},
-    {"stream", OptionType::string, "", "the stream whose timeline also shows the records"},
-    {"sinks", OptionType::json, "[]", "where new records are delivered (webhook, http_api, file, command)"},
-};
+// The keys of a pipeline (vibe.yaml(5), PIPELINES); each is read by hand
+// below, as most are not plain options (from, map, sinks).
+const std::vector<std::string> k_pipeline_keys = {"from",   "every",   "cron", "timezone", "execution", "map",
+                                                  "filter", "persist", "keep", "stream",   "sinks"};
 
 void read_sinks(const YAML::Node& node, const std::string& what, const EnvLookup& env, const fs::path& base_dir,
                 Diagnostics& diag, PipelineConfig& pipeline) {
@@ -573,10 +564,7 @@ void read_pipelines(const YAML::Node& node, const EnvLookup& env, const fs::path
     diag.add(node.Mark(), fmt::format("pipelines: expected a mapping of id to pipeline, got {}", node_kind(node)));
     return;
   }
-  std::vector<std::string> keys;
-  for (const auto& row : k_pipeline_options) {
-    keys.emplace_back(row.name);
-  }
+  const std::vector<std::string>& keys = k_pipeline_keys;
   std::vector<std::string> source_ids;
   for (const auto& s : config.sources) {
     source_ids.push_back(s.id);

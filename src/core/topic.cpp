@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <optional>
+#include <vector>
+
 namespace vibe::core {
 
 namespace {
@@ -17,6 +20,20 @@ std::string suggestion(std::string_view id, const std::vector<std::string>& know
   return fmt::format(" (known: {})", fmt::join(known, ", "));
 }
 
+// "no KIND named 'ID'" with a suggestion from the configured ids, or
+// nullopt when `id` is one of `items` (streams, sources or pipelines).
+template <typename Items>
+std::optional<Error> unknown(std::string_view kind, const std::string& id, const Items& items) {
+  std::vector<std::string> known;
+  for (const auto& item : items) {
+    if (item.id == id) {
+      return std::nullopt;
+    }
+    known.push_back(item.id);
+  }
+  return Error{Errc::usage, fmt::format("no {} named '{}'{}", kind, id, suggestion(id, known))};
+}
+
 }  // namespace
 
 Result<EventQuery> topic_query(std::string_view topic, const Config& config) {
@@ -28,34 +45,22 @@ Result<EventQuery> topic_query(std::string_view topic, const Config& config) {
   const std::string_view kind = colon == std::string_view::npos ? std::string_view{} : topic.substr(0, colon);
   const std::string id{colon == std::string_view::npos ? std::string_view{} : topic.substr(colon + 1)};
   if (kind == "stream") {
-    if (config.find_stream(id) == nullptr) {
-      std::vector<std::string> known;
-      for (const auto& s : config.streams) {
-        known.push_back(s.id);
-      }
-      return fail(Errc::usage, fmt::format("no stream named '{}'{}", id, suggestion(id, known)));
+    if (auto missing = unknown("stream", id, config.streams)) {
+      return tl::unexpected(*missing);
     }
     query.stream_id = id;
     return query;
   }
   if (kind == "source") {
-    if (config.find_source(id) == nullptr) {
-      std::vector<std::string> known;
-      for (const auto& s : config.sources) {
-        known.push_back(s.id);
-      }
-      return fail(Errc::usage, fmt::format("no source named '{}'{}", id, suggestion(id, known)));
+    if (auto missing = unknown("source", id, config.sources)) {
+      return tl::unexpected(*missing);
     }
     query.source_id = id;
     return query;
   }
   if (kind == "pipeline") {
-    if (config.find_pipeline(id) == nullptr) {
-      std::vector<std::string> known;
-      for (const auto& p : config.pipelines) {
-        known.push_back(p.id);
-      }
-      return fail(Errc::usage, fmt::format("no pipeline named '{}'{}", id, suggestion(id, known)));
+    if (auto missing = unknown("pipeline", id, config.pipelines)) {
+      return tl::unexpected(*missing);
     }
     query.source_id = "pipeline:" + id;
     return query;

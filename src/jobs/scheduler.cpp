@@ -78,7 +78,7 @@ core::Result<void> Scheduler::insert_due(core::JobStore& store, UnixMicros now) 
       *last = start;
     }
     if (auto due = latest_fire_of(entry, **last, now)) {
-      const bool late = now - *due > std::max<UnixMicros>(k_minute, std::chrono::duration_cast<std::chrono::microseconds>(entry.every).count());
+      const bool late = now - *due > k_minute;
       const bool run = entry.catch_up == CatchUp::one || !late;
       core::NewJob job = entry.job;
       auto meta = nlohmann::json::parse(job.meta, nullptr, false);

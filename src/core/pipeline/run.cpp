@@ -379,11 +379,9 @@ Result<RunReport> run_pipeline(const Config& config, const PipelineConfig& pipel
     report.raw_records = raw.size();
     return report;
   }
-  if (auto done = commit(config, pipeline, std::move(pass), std::move(raw), std::move(captured->state), store, writer,
-                         options, report);
-      !done) {
-    return report;  // the store's error is in the report
-  }
+  // A store failure is in the report (error), as a fetch failure is.
+  (void)commit(config, pipeline, std::move(pass), std::move(raw), std::move(captured->state), store, writer, options,
+               report);
   return report;
 }
 
