@@ -164,6 +164,26 @@ TEST_SUITE("core::store::batch_writer") {
     CHECK(writer.commit_seconds().count() == batches.size());
   }
 
+  TEST_CASE("a request a client waits on is committed without max_delay, with what queued before it") {
+    TempDir dir;
+    auto store = open_sqlite_store(dir.path() / "vibe.db");
+    REQUIRE(store);
+    // A delay no test run would wait out: only the waited-on request can close the batch.
+    BatchWriter writer{**store, BufferConfig{1000, Millis{600'000}, 100'000}, vibe::test::quiet_logger()};
+    auto background = writer.submit(events_of("poll", 0, 3));
+    WriteRequest hook = events_of("hook", 0, 1);
+    hook.waited_on = true;
+    auto waited = writer.submit(std::move(hook));
+    REQUIRE(waited.wait_for(std::chrono::seconds{30}) == std::future_status::ready);
+    REQUIRE(background.wait_for(std::chrono::seconds{30}) == std::future_status::ready);
+    CHECK(waited.get()->inserted == 1);
+    CHECK(background.get()->inserted == 3);
+    // One batch: the background request rode along.
+    CHECK(writer.batch_sizes().count() == 1);
+    CHECK(writer.batch_sizes().sum() == doctest::Approx(4));
+    CHECK(writer.counters().pending_events == 0);
+  }
+
   TEST_CASE("on_commit sees each committed batch with its ids, before the producers do") {
     TempDir dir;
     auto store = open_sqlite_store(dir.path() / "vibe.db");

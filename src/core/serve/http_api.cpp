@@ -256,6 +256,7 @@ void HttpApi::webhook(HttpRequest request, const std::string& id, Respond respon
            respond);
   };
   WriteRequest write{std::move(*events), std::nullopt};
+  write.waited_on = true;  // the sender waits for its 202
   // Pipelines that take this source: a job each, with the new events, in the
   // same transaction, so an acknowledged delivery always reaches them.
   std::vector<std::string> pipelines;

@@ -1,9 +1,10 @@
 // Group commit. Producers append requests to their own queue and wait on a
 // future. The writer thread sleeps until something is queued, then waits
 // until either `max_events` events are pending or the oldest request has
-// waited `max_delay`, takes up to `max_events` events round-robin across the
-// producers, and commits them as one transaction. While it commits, new
-// requests pile up; the next batch takes them. So when idle a lone request
+// waited `max_delay` (or a client waits on one of them), takes up to
+// `max_events` events round-robin across the producers, and commits them as
+// one transaction. While it commits, new requests pile up; the next batch
+// takes them. So when idle a lone request
 // waits at most `max_delay`, and under load batches fill up to `max_events`,
 // which is what makes SQLite fast (one fsync and one pass over the unique
 // index per batch, PERF-NOTES.md).
@@ -47,6 +48,7 @@ void BatchWriter::enqueue_locked(Pending pending) {
   std::string producer = producer_of(pending.request);
   m_pending_events += pending.request.events.size();
   ++m_queued_requests;
+  m_queued_waited_on += pending.request.waited_on ? 1 : 0;
   auto& queue = m_queues[producer];
   if (queue.empty()) {
     m_turn.push_back(std::move(producer));
@@ -165,6 +167,7 @@ std::deque<BatchWriter::Pending> BatchWriter::take_batch_locked() {
       break;
     }
     events += size;
+    m_queued_waited_on -= it->second.front().request.waited_on ? 1 : 0;
     batch.push_back(std::move(it->second.front()));
     it->second.pop_front();
     --m_queued_requests;
@@ -189,7 +192,9 @@ void BatchWriter::run() {
       return;  // stopping, and everything queued is committed
     }
     const auto deadline = oldest_locked() + m_limits.max_delay;
-    m_wake.wait_until(lock, deadline, [&] { return m_stopping || m_pending_events >= m_limits.max_events; });
+    m_wake.wait_until(lock, deadline, [&] {
+      return m_stopping || m_pending_events >= m_limits.max_events || m_queued_waited_on != 0;
+    });
     std::deque<Pending> batch = take_batch_locked();
     lock.unlock();
     const bool ok = commit(batch);

@@ -25,9 +25,15 @@ namespace vibe::core {
 // durable or its batch failed; callers acknowledge upstream (webhook 2xx,
 // job done, "new" counts) only then. Thread-safe.
 //
-// A batch closes when `max_events` events wait or the oldest request has
-// waited `max_delay` (0: as soon as the previous commit ends), and takes at
-// most `max_events` events (a single larger request goes alone). Requests
+// A batch closes when `max_events` events wait, the oldest request has
+// waited `max_delay` (0: as soon as the previous commit ends), or a request
+// that a client waits on (`waited_on`: a webhook's 202) is queued, and takes
+// at most `max_events` events (a single larger request goes alone). The
+// delay batches background writes (polls, jobs) that nobody waits for; a
+// waiting client sends nothing more until it is answered, so delaying its
+// commit would cap its rate at (its connections / max_delay) without making
+// batches larger. Under load batches still grow: whatever arrives during a
+// commit goes into the next. Requests
 // queue per producer (their source) and batches take from the producers
 // round-robin, one request each per turn, so a flooding source delays
 // another's events by at most one batch. Above `max_pending` queued events
@@ -124,6 +130,7 @@ private:
   std::map<std::string, std::deque<Pending>> m_queues;
   std::deque<std::string> m_turn;
   std::size_t m_queued_requests = 0;
+  std::size_t m_queued_waited_on = 0;  // queued requests with waited_on set
   std::size_t m_pending_events = 0;
   bool m_stopping = false;
   Counters m_counters;

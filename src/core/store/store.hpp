@@ -79,6 +79,11 @@ struct WriteRequest {
   // Called inside the transaction with this request's result: the jobs to
   // insert with it (deliveries of the new records). Must not block.
   std::function<std::vector<NewJob>(const WriteResult&)> jobs{};
+  // A client waits for this write's commit before it sends more (a webhook
+  // sender waiting for its 202): the writer commits it as soon as the
+  // previous commit ends instead of holding it up to buffer.max_delay,
+  // which would only cap such a client's rate (BatchWriter).
+  bool waited_on = false;
 };
 
 // Which events a query covers. Empty `stream_id` and `source_id` mean all.
