@@ -90,8 +90,9 @@ core::Result<int> run_status(const GlobalOptions& global, bool json) {
              sources.value("running", 0), sources.value("polling_now", 0), sources.value("backing_off", 0),
              sources.value("failed", 0), sources.value("idle", 0));
   const auto& workers = s["workers"];
-  fmt::print("workers:  {} poll threads, {} job threads, {} event-loop threads\n", workers.value("poll_threads", 0),
-             workers.value("job_threads", 0), workers.value("loop_threads", 0));
+  fmt::print("workers:  {} poll threads, {} job threads, {} event-loop threads, {} HTTP threads\n",
+             workers.value("poll_threads", 0), workers.value("job_threads", 0), workers.value("loop_threads", 0),
+             workers.value("http_threads", 0));
   for (const auto& [name, q] : s["queues"].items()) {
     fmt::print("queue {:<8} concurrency {}: {} available, {} scheduled, {} executing, {} retryable\n", name,
                q.value("concurrency", 0), q.value("available", 0), q.value("scheduled", 0), q.value("executing", 0),

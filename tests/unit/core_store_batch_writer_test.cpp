@@ -184,6 +184,20 @@ TEST_SUITE("core::store::batch_writer") {
     CHECK(writer.counters().pending_events == 0);
   }
 
+  TEST_CASE("stop_delaying commits what waits out max_delay at once") {
+    TempDir dir;
+    auto store = open_sqlite_store(dir.path() / "vibe.db");
+    REQUIRE(store);
+    BatchWriter writer{**store, BufferConfig{1000, Millis{600'000}, 100'000}, vibe::test::quiet_logger()};
+    auto background = writer.submit(events_of("poll", 0, 2));
+    writer.stop_delaying();
+    REQUIRE(background.wait_for(std::chrono::seconds{30}) == std::future_status::ready);
+    CHECK(background.get()->inserted == 2);
+    auto later = writer.submit(events_of("poll", 2, 1));  // and so is what comes after
+    REQUIRE(later.wait_for(std::chrono::seconds{30}) == std::future_status::ready);
+    CHECK(later.get()->inserted == 1);
+  }
+
   TEST_CASE("on_commit sees each committed batch with its ids, before the producers do") {
     TempDir dir;
     auto store = open_sqlite_store(dir.path() / "vibe.db");

@@ -1,24 +1,44 @@
-// The HTTP server of vibe serve, on Boost.Beast. Each connection is a
-// Session on its own strand of the event loop: read a request head (within
-// header_timeout), ask the routes, read the body (within body_timeout, up to
-// the routes' limit), hand the request over, write the response when the
-// routes answer (maybe later, after a commit), then read the next request.
+// The HTTP server of vibe serve: Beast's parser on plain Asio sockets.
+//
+// Threads. Each Worker is one io_context run by one thread. The acceptor
+// lives on the first worker and hands connections to the workers in turn; a
+// Session then lives on its worker's thread alone, so it needs no strand and
+// no lock. An answer given on that thread is written at once; one given on
+// another thread (the store writer's, after a commit) goes into the worker's
+// mailbox, and the first answer in an empty mailbox posts one drain to the
+// worker: a commit answering 50 requests wakes each worker once.
+//
+// A session: read a request head (within header_timeout), ask the routes,
+// read the body (within body_timeout, up to the routes' limit), hand the
+// request over, write the response when the routes answer (maybe later,
+// after a commit), then read the next request. Timeouts are a deadline per
+// session that a timer per worker checks every 250 ms (instead of a timer
+// armed and cancelled around every read and write); a session past its
+// deadline has its socket closed, which ends what it waits for.
 #include "core/serve/http.hpp"
 
+#include <boost/asio/basic_socket_acceptor.hpp>
+#include <boost/asio/basic_stream_socket.hpp>
+#include <boost/asio/basic_waitable_timer.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/strand.hpp>
-#include <boost/beast/core.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <atomic>
 #include <chrono>
+#include <iterator>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 
 #include <fcntl.h>
+#include <pthread.h>
 
 namespace vibe::core {
 
@@ -26,15 +46,17 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
-// Concrete executor types (not the type-erased any_io_executor): each
-// connection's socket and timer run on a strand of the loop.
-using Strand = asio::strand<asio::io_context::executor_type>;
-using Socket = asio::basic_stream_socket<tcp, Strand>;
-using Stream = beast::basic_stream<tcp, Strand>;
+using Clock = std::chrono::steady_clock;
+// Concrete executor types (not the type-erased any_io_executor).
+using Executor = asio::io_context::executor_type;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using Acceptor = asio::basic_socket_acceptor<tcp, Executor>;
+using Timer = asio::basic_waitable_timer<Clock, asio::wait_traits<Clock>, Executor>;
 
 namespace {
 
 constexpr std::uint32_t k_header_limit = 16 * 1024;  // request line and headers, at most
+constexpr Millis k_sweep_every{250};
 
 std::string error_body(std::string_view error, std::string_view detail) {
   return nlohmann::json{{"error", error}, {"detail", detail}}.dump(-1, ' ', false,
@@ -43,68 +65,99 @@ std::string error_body(std::string_view error, std::string_view detail) {
 
 class Session;
 
+// One event-loop thread and what lives on it.
+struct Worker {
+  explicit Worker(std::size_t index_in) : index(index_in), sweep(context.get_executor()) {}
+
+  // Hands `response` to `session`'s thread (see the file comment).
+  void deliver(std::shared_ptr<Session> session, HttpResponse response);
+  void drain();
+  void arm_sweep();
+
+  std::size_t index;
+  asio::io_context context{1};
+  asio::executor_work_guard<Executor> work{context.get_executor()};
+  Timer sweep;
+  std::thread thread;
+  // Only touched on this worker's thread.
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
+  std::mutex mailbox_mutex;
+  // Guarded by mailbox_mutex. After shutdown() answers are dropped: their
+  // connections are gone.
+  std::vector<std::pair<std::shared_ptr<Session>, HttpResponse>> mailbox;
+  bool stopped = false;
+};
+
 }  // namespace
 
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
-  Impl(asio::io_context& loop_in, HttpRoutes routes_in, HttpLimits limits_in, std::shared_ptr<spdlog::logger> log_in)
-      : loop(loop_in), routes(std::move(routes_in)), limits(limits_in), log(std::move(log_in)), acceptor(loop_in) {}
+  Impl(HttpRoutes routes_in, HttpLimits limits_in, std::shared_ptr<spdlog::logger> log_in)
+      : routes(std::move(routes_in)), limits(limits_in), log(std::move(log_in)) {
+    for (std::size_t i = 0; i < std::max<std::size_t>(1, limits.threads); ++i) {
+      workers.push_back(std::make_unique<Worker>(i));
+    }
+    acceptor.emplace(workers.front()->context.get_executor());
+  }
 
   void accept();
 
-  asio::io_context& loop;
   HttpRoutes routes;
   HttpLimits limits;
   std::shared_ptr<spdlog::logger> log;
-  tcp::acceptor acceptor;
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::optional<Acceptor> acceptor;  // on the first worker
+  std::size_t next_worker = 0;       // on the first worker's thread
   std::atomic<std::size_t> open{0};
-  std::mutex sessions_mutex;
-  std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
+  std::atomic<bool> down{false};
 };
 
 namespace {
 
 class Session : public std::enable_shared_from_this<Session> {
 public:
-  Session(Socket socket, std::shared_ptr<HttpServer::Impl> server)
-      : m_stream(std::move(socket)), m_server(std::move(server)) {
+  Session(Socket socket, std::shared_ptr<HttpServer::Impl> server, Worker& worker)
+      : m_socket(std::move(socket)), m_server(std::move(server)), m_worker(worker) {
     ++m_server->open;
     boost::system::error_code ec;
-    const auto peer = m_stream.socket().remote_endpoint(ec);
+    const auto peer = m_socket.remote_endpoint(ec);
     if (!ec) {
       m_peer = fmt::format("{}:{}", peer.address().to_string(), peer.port());
     }
   }
 
-  ~Session() {
-    --m_server->open;
-    std::lock_guard lock{m_server->sessions_mutex};
-    m_server->sessions.erase(this);
-  }
+  ~Session() { --m_server->open; }
 
+  // On the worker's thread, like everything below.
   void start() {
-    {
-      std::lock_guard lock{m_server->sessions_mutex};
-      m_server->sessions.emplace(this, weak_from_this());
-    }
+    m_worker.sessions[this] = weak_from_this();
     read_head();
   }
 
   // Closes the connection now when it waits for a request, else once the
   // response in the works is written.
   void close() {
-    asio::post(m_stream.get_executor(), [self = shared_from_this()] {
-      self->m_closing = true;
-      if (!self->m_busy) {
-        self->shut();
-      }
-    });
+    m_closing = true;
+    if (!m_busy) {
+      shut();
+    }
   }
+
+  // The sweep: past its deadline, the socket is closed and what it waits for ends.
+  void check_deadline(Clock::time_point now) {
+    if (now >= m_deadline) {
+      m_deadline = Clock::time_point::max();
+      boost::system::error_code ignored;
+      m_socket.close(ignored);
+    }
+  }
+
+  void respond(HttpResponse response) { send(std::move(response), !m_keep_alive); }
 
 private:
   void shut() {
     boost::system::error_code ignored;
-    m_stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    m_stream.close();
+    m_socket.shutdown(tcp::socket::shutdown_both, ignored);
+    m_socket.close(ignored);
   }
 
   void read_head() {
@@ -114,11 +167,10 @@ private:
       return;
     }
     m_request = HttpRequest{};
-    m_started = std::chrono::steady_clock::now();
     m_parser.emplace();
     m_parser->header_limit(k_header_limit);
-    m_stream.expires_after(m_server->limits.header_timeout);
-    http::async_read_header(m_stream, m_buffer, *m_parser,
+    m_deadline = Clock::now() + m_server->limits.header_timeout;
+    http::async_read_header(m_socket, m_buffer, *m_parser,
                             [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_head(ec); });
   }
 
@@ -133,16 +185,16 @@ private:
                  ec != http::error::end_of_stream && ec != http::error::partial_message) {
         send({400, "application/json", {}, error_body("bad request", ec.message())}, true);
       } else {
-        m_stream.close();  // closed by the client, timed out, or broken: nothing to answer
+        shut();  // closed by the client, timed out, or broken: nothing to answer
       }
       return;
     }
-    m_started = std::chrono::steady_clock::now();
+    m_started = Clock::now();
     m_busy = true;
     const auto& req = m_parser->get();
-    m_request = HttpRequest{};
     m_request.method = std::string{req.method_string()};
     m_request.target = std::string{req.target()};
+    m_request.headers.reserve(16);
     for (const auto& field : req) {
       m_request.headers.emplace_back(std::string{field.name_string()}, std::string{field.value()});
     }
@@ -166,59 +218,66 @@ private:
       return;
     }
     if (m_parser->is_done()) {
-      on_body({});
+      on_body();
       return;
     }
     m_parser->body_limit(limit);
-    m_stream.expires_after(m_server->limits.body_timeout);
-    http::async_read(m_stream, m_buffer, *m_parser,
+    m_deadline = Clock::now() + m_server->limits.body_timeout;
+    http::async_read(m_socket, m_buffer, *m_parser,
                      [self = shared_from_this(), too_large](beast::error_code ec, std::size_t) {
                        if (ec == http::error::body_limit) {
                          too_large();  // chunked: found out while reading
                        } else if (ec) {
-                         self->m_stream.close();
+                         self->shut();
                        } else {
-                         self->on_body({});
+                         self->on_body();
                        }
                      });
   }
 
-  void on_body(beast::error_code) {
+  void on_body() {
     m_request.body = std::move(m_parser->get().body());
-    m_stream.expires_never();  // the answer may wait for a commit
+    m_deadline = Clock::time_point::max();  // the answer may wait for a commit
     m_server->routes.handle(std::move(m_request), [self = shared_from_this()](HttpResponse response) {
-      asio::post(self->m_stream.get_executor(), [self, response = std::move(response)]() mutable {
-        self->send(std::move(response), !self->m_keep_alive);
-      });
+      Worker& worker = self->m_worker;
+      worker.deliver(std::move(self), std::move(response));
     });
   }
 
   void send(HttpResponse response, bool close) {
-    auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(response.status), 11);
-    res->set(http::field::server, "vibe");
-    res->set(http::field::content_type, response.content_type);
+    close = close || m_closing;
+    std::string& out = m_out;
+    out.clear();
+    const auto phrase = http::obsolete_reason(static_cast<http::status>(response.status));
+    const std::string_view reason{phrase.data(), phrase.size()};
+    fmt::format_to(std::back_inserter(out), "HTTP/1.1 {} {}\r\nServer: vibe\r\nContent-Type: {}\r\n", response.status,
+                   reason, response.content_type);
     for (const auto& [name, value] : response.headers) {
-      res->set(name, value);
+      fmt::format_to(std::back_inserter(out), "{}: {}\r\n", name, value);
     }
-    res->keep_alive(!close);
-    res->body() = std::move(response.body);
-    res->prepare_payload();
+    if (close) {
+      out += "Connection: close\r\n";
+    }
+    fmt::format_to(std::back_inserter(out), "Content-Length: {}\r\n\r\n", response.body.size());
+    out += response.body;
     if (m_server->log->should_log(spdlog::level::debug)) {
-      const double ms =
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - m_started).count();
+      const double ms = std::chrono::duration<double, std::milli>(Clock::now() - m_started).count();
       m_server->log->debug("http.access peer={} method={} target={} status={} bytes={} ms={:.3f}", m_peer,
-                           m_request.method.empty() ? "-" : m_request.method,
-                           m_request.target.empty() ? "-" : m_request.target, response.status, res->body().size(), ms);
+                          m_request.method.empty() ? "-" : m_request.method,
+                          m_request.target.empty() ? "-" : m_request.target, response.status, response.body.size(),
+                          ms);
     }
-    m_stream.expires_after(m_server->limits.body_timeout);
-    http::async_write(m_stream, *res, [self = shared_from_this(), res, close](beast::error_code ec, std::size_t) {
+    m_busy = true;
+    m_deadline = Clock::now() + m_server->limits.body_timeout;
+    asio::async_write(m_socket, asio::buffer(out), [self = shared_from_this(), close](beast::error_code ec, std::size_t) {
       if (ec) {
-        self->m_stream.close();
+        self->shut();
         return;
       }
       if (close || self->m_closing) {
         boost::system::error_code ignored;
-        self->m_stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        self->m_socket.shutdown(tcp::socket::shutdown_send, ignored);
+        self->m_deadline = Clock::time_point::max();
         self->m_busy = false;
         return;
       }
@@ -226,24 +285,77 @@ private:
     });
   }
 
-  Stream m_stream;
-  beast::flat_buffer m_buffer;
+  Socket m_socket;
   std::shared_ptr<HttpServer::Impl> m_server;
+  Worker& m_worker;  // owned by m_server
+  beast::flat_buffer m_buffer;
   std::optional<http::request_parser<http::string_body>> m_parser;
   HttpRequest m_request;  // the one being read or handled
+  std::string m_out;      // the response being written
   std::string m_peer;
+  Clock::time_point m_deadline = Clock::time_point::max();
   bool m_keep_alive = true;
   bool m_busy = false;     // between a request's head and its response written
   bool m_closing = false;  // close_all(): no further requests
-  std::chrono::steady_clock::time_point m_started;
+  Clock::time_point m_started;
 };
+
+void Worker::deliver(std::shared_ptr<Session> session, HttpResponse response) {
+  if (context.get_executor().running_in_this_thread()) {
+    session->respond(std::move(response));
+    return;
+  }
+  bool first = false;
+  {
+    std::lock_guard lock{mailbox_mutex};
+    if (stopped) {
+      return;
+    }
+    first = mailbox.empty();
+    mailbox.emplace_back(std::move(session), std::move(response));
+  }
+  if (first) {
+    asio::post(context, [this] { drain(); });
+  }
+}
+
+void Worker::drain() {
+  std::vector<std::pair<std::shared_ptr<Session>, HttpResponse>> answers;
+  {
+    std::lock_guard lock{mailbox_mutex};
+    answers.swap(mailbox);
+  }
+  for (auto& [session, response] : answers) {
+    session->respond(std::move(response));
+  }
+}
+
+void Worker::arm_sweep() {
+  sweep.expires_after(k_sweep_every);
+  sweep.async_wait([this](boost::system::error_code ec) {
+    if (ec) {
+      return;  // shutdown
+    }
+    const auto now = Clock::now();
+    for (auto it = sessions.begin(); it != sessions.end();) {
+      if (auto session = it->second.lock()) {
+        session->check_deadline(now);
+        ++it;
+      } else {
+        it = sessions.erase(it);
+      }
+    }
+    arm_sweep();
+  });
+}
 
 }  // namespace
 
 void HttpServer::Impl::accept() {
-  acceptor.async_accept(asio::make_strand(loop.get_executor()), [self = shared_from_this()](beast::error_code ec,
-                                                                                            Socket socket) {
-    if (ec == asio::error::operation_aborted || !self->acceptor.is_open()) {
+  Worker& worker = *workers[next_worker];
+  next_worker = (next_worker + 1) % workers.size();
+  acceptor->async_accept(worker.context, [self = shared_from_this(), &worker](beast::error_code ec, Socket socket) {
+    if (ec == asio::error::operation_aborted || !self->acceptor->is_open()) {
       return;
     }
     if (!ec) {
@@ -254,7 +366,10 @@ void HttpServer::Impl::accept() {
         boost::system::error_code ignored;
         socket.close(ignored);
       } else {
-        std::make_shared<Session>(std::move(socket), self)->start();
+        // Made here, so the connection counts against the limit at once; it
+        // starts on its own thread.
+        auto session = std::make_shared<Session>(std::move(socket), self, worker);
+        asio::post(worker.context, [session = std::move(session)] { session->start(); });
       }
     } else {
       self->log->warn("http.accept_failed error={}", ec.message());
@@ -263,12 +378,18 @@ void HttpServer::Impl::accept() {
   });
 }
 
-HttpServer::HttpServer(asio::io_context& loop, HttpRoutes routes, HttpLimits limits,
-                       std::shared_ptr<spdlog::logger> log)
-    : m_impl(std::make_shared<Impl>(loop, std::move(routes), limits, std::move(log))) {}
+HttpServer::HttpServer(HttpRoutes routes, HttpLimits limits, std::shared_ptr<spdlog::logger> log)
+    : m_impl(std::make_shared<Impl>(std::move(routes), limits, std::move(log))) {
+  for (auto& worker : m_impl->workers) {
+    worker->arm_sweep();
+    worker->thread = std::thread([w = worker.get()] { w->context.run(); });
+    const std::string name = fmt::format("vibe-http-{}", worker->index);
+    ::pthread_setname_np(worker->thread.native_handle(), name.c_str());
+  }
+}
 
 HttpServer::~HttpServer() {
-  stop_accepting();
+  shutdown();
 }
 
 Result<void> HttpServer::listen(const std::string& address) {
@@ -298,7 +419,7 @@ Result<void> HttpServer::listen(const std::string& address) {
                                           address));
   }
   const tcp::endpoint endpoint{ip, static_cast<unsigned short>(port)};
-  auto& acceptor = m_impl->acceptor;
+  auto& acceptor = *m_impl->acceptor;
   acceptor.open(endpoint.protocol(), ec);
   if (!ec) {
     ::fcntl(acceptor.native_handle(), F_SETFD, FD_CLOEXEC);
@@ -315,13 +436,13 @@ Result<void> HttpServer::listen(const std::string& address) {
     acceptor.close(ignored);
     return fail(Errc::network, fmt::format("cannot listen on {} (serve.http): {}", address, ec.message()));
   }
-  m_impl->accept();
+  asio::post(m_impl->workers.front()->context, [impl = m_impl] { impl->accept(); });
   return {};
 }
 
 std::string HttpServer::local_address() const {
   boost::system::error_code ec;
-  const auto endpoint = m_impl->acceptor.local_endpoint(ec);
+  const auto endpoint = m_impl->acceptor->local_endpoint(ec);
   if (ec) {
     return {};
   }
@@ -330,29 +451,59 @@ std::string HttpServer::local_address() const {
 }
 
 void HttpServer::stop_accepting() {
-  asio::post(m_impl->loop, [impl = m_impl] {
+  asio::post(m_impl->workers.front()->context, [impl = m_impl] {
     boost::system::error_code ignored;
-    impl->acceptor.close(ignored);
+    impl->acceptor->close(ignored);
   });
 }
 
 void HttpServer::close_all() {
-  std::vector<std::shared_ptr<Session>> open;
-  {
-    std::lock_guard lock{m_impl->sessions_mutex};
-    for (auto& [raw, weak] : m_impl->sessions) {
-      if (auto session = weak.lock()) {
-        open.push_back(std::move(session));
+  for (auto& worker : m_impl->workers) {
+    asio::post(worker->context, [w = worker.get()] {
+      for (auto& [raw, weak] : w->sessions) {
+        if (auto session = weak.lock()) {
+          session->close();
+        }
       }
-    }
-  }
-  for (auto& session : open) {
-    session->close();
+    });
   }
 }
 
 std::size_t HttpServer::connections() const {
   return m_impl->open.load();
+}
+
+void HttpServer::shutdown() {
+  if (m_impl->down.exchange(true)) {
+    return;
+  }
+  for (auto& worker : m_impl->workers) {
+    worker->work.reset();
+    worker->context.stop();
+  }
+  for (auto& worker : m_impl->workers) {
+    if (worker->thread.joinable()) {
+      worker->thread.join();
+    }
+  }
+  // Now on this thread alone: end every session so the handlers they wait
+  // in run (with operation_aborted) and release them, before the sockets'
+  // io_contexts go away with the Impl.
+  boost::system::error_code ignored;
+  m_impl->acceptor->close(ignored);
+  for (auto& worker : m_impl->workers) {
+    worker->sweep.cancel();
+    for (auto& [raw, weak] : worker->sessions) {
+      if (auto session = weak.lock()) {
+        session->check_deadline(Clock::time_point::max());
+      }
+    }
+    worker->context.restart();
+    worker->context.poll();
+    std::lock_guard lock{worker->mailbox_mutex};
+    worker->stopped = true;
+    worker->mailbox.clear();
+  }
 }
 
 }  // namespace vibe::core

@@ -13,20 +13,23 @@
 #include <utility>
 #include <vector>
 
-namespace boost::asio {
-class io_context;
-}  // namespace boost::asio
-
-// vibe serve's HTTP/1.1 server (Boost.Beast, on serve's event loop; the only
+// vibe serve's HTTP/1.1 server (Boost.Beast's parser on Asio; the only
 // file that includes Beast is http.cpp). It knows nothing of webhooks or
 // metrics: it reads a request's head, asks the routes whether to read the
 // body and up to what size, reads it, and writes the routes' response, with
 // keep-alive and pipelined requests answered in order.
 //
+// It runs on event-loop threads of its own (`threads`, one io_context
+// each); a connection stays on the thread that accepted it, so nothing of a
+// connection needs a lock. Answers given from other threads (the store
+// writer, after a commit) are handed to a connection's thread in batches:
+// one wake-up per thread per commit, not one per answer.
+//
 // Slow clients cannot hold it up: a request head must arrive within
 // `header_timeout` of the server starting to wait for it (also between
 // keep-alive requests), a body within `body_timeout`, and above
-// `max_connections` new connections are closed at once.
+// `max_connections` new connections are closed at once. Deadlines are
+// checked four times a second.
 namespace vibe::core {
 
 struct HttpRequest {
@@ -64,12 +67,14 @@ struct HttpLimits {
   std::size_t max_connections = 4096;
   Millis header_timeout{10'000};
   Millis body_timeout{30'000};
+  std::size_t threads = 2;  // event-loop threads (named vibe-http-N)
 };
 
 class HttpServer {
 public:
-  HttpServer(boost::asio::io_context& loop, HttpRoutes routes, HttpLimits limits, std::shared_ptr<spdlog::logger> log);
-  ~HttpServer();
+  // Starts the event-loop threads.
+  HttpServer(HttpRoutes routes, HttpLimits limits, std::shared_ptr<spdlog::logger> log);
+  ~HttpServer();  // shutdown()
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
@@ -85,6 +90,8 @@ public:
   // its response is written.
   void close_all();
   std::size_t connections() const;
+  // Stops the threads and drops every connection. Idempotent.
+  void shutdown();
 
   struct Impl;  // in http.cpp (its sessions hold it)
 

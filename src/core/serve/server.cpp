@@ -39,6 +39,7 @@
 #include <thread>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -56,6 +57,7 @@ constexpr std::size_t k_max_request = 16 << 20;  // one control request line, or
 constexpr std::size_t k_max_parsed_line = 64 << 10;  // longer lines are parsed on the control pool
 constexpr std::size_t k_pipeline = 4;  // requests of one connection read before the first is answered
 constexpr int k_loop_threads = 2;      // timers, sockets and signals; nothing blocking runs there
+constexpr std::size_t k_http_threads = 2;  // the HTTP endpoint's own event loops (one per core here)
 constexpr UnixMicros k_stall_after = 10'000'000;  // /readyz: a writer with work and no commit this long is stalled
 
 // Resident memory of this process, from /proc/self/statm; 0 if unknown.
@@ -593,7 +595,7 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
     for (const auto& [name, concurrency] : first_config->queues) {
       job_threads += concurrency;
     }
-    out["workers"] = {{"poll_threads", poll_threads}, {"job_threads", job_threads}, {"loop_threads", k_loop_threads}};
+    out["workers"] = {{"poll_threads", poll_threads}, {"job_threads", job_threads}, {"loop_threads", k_loop_threads}, {"http_threads", k_http_threads}};
     const auto counters = writer.counters();
     out["writer"] = {{"pending_events", counters.pending_events},
                      {"batches", counters.batches},
@@ -934,9 +936,9 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
       },
       writer, store, coordinator, [&] { return metrics_text(); }, [&] { return not_ready(); },
       logging.get("http")});
-  HttpServer http{loop, http_api->routes(),
+  HttpServer http{http_api->routes(),
                   HttpLimits{first_config->serve.http_max_connections, first_config->serve.http_header_timeout,
-                             first_config->serve.http_body_timeout},
+                             first_config->serve.http_body_timeout, k_http_threads},
                   logging.get("http")};
   http_server = &http;
   if (first_config->serve.http != "off") {
@@ -985,6 +987,7 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
   std::vector<std::thread> loop_threads;
   for (int i = 0; i < k_loop_threads; ++i) {
     loop_threads.emplace_back([&loop] { loop.run(); });
+    ::pthread_setname_np(loop_threads.back().native_handle(), "vibe-loop");
   }
   // Started after the writer, control and loop threads, so tools that tell
   // serve's threads apart by start order (bench/) keep finding them.
@@ -1013,6 +1016,7 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
   // cancelled).
   asio::post(loop, [&] { acceptor.close(); });
   http.stop_accepting();
+  writer.stop_delaying();  // what polls and jobs wait on commits now, not after max_delay
   std::error_code ignored;
   fs::remove(first_config->serve.socket, ignored);
   tail_stopping = true;
@@ -1038,6 +1042,7 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
        http.connections() > 0 && std::chrono::steady_clock::now() < until;) {
     std::this_thread::sleep_for(Millis{10});
   }
+  http.shutdown();
   const auto counters = writer.counters();
   log->info("serve.stopped events={} batches={}", counters.events, counters.batches);
 

@@ -14,6 +14,8 @@
 
 #include <algorithm>
 
+#include <pthread.h>
+
 namespace vibe::core {
 
 namespace {
@@ -38,7 +40,9 @@ BatchWriter::BatchWriter(Store& store, BufferConfig limits, std::shared_ptr<spdl
       m_log(std::move(log)),
       m_batch_sizes(k_batch_size_bounds),
       m_commit_seconds(k_commit_second_bounds),
-      m_thread([this] { run(); }) {}
+      m_thread([this] { run(); }) {
+  ::pthread_setname_np(m_thread.native_handle(), "vibe-writer");
+}
 
 BatchWriter::~BatchWriter() {
   stop();
@@ -111,6 +115,14 @@ Result<void> BatchWriter::try_submit(WriteRequest request, Done done) {
   lock.unlock();
   m_wake.notify_one();
   return {};
+}
+
+void BatchWriter::stop_delaying() {
+  {
+    std::lock_guard lock{m_mutex};
+    m_no_delay = true;
+  }
+  m_wake.notify_one();
 }
 
 void BatchWriter::stop() {
@@ -193,7 +205,7 @@ void BatchWriter::run() {
     }
     const auto deadline = oldest_locked() + m_limits.max_delay;
     m_wake.wait_until(lock, deadline, [&] {
-      return m_stopping || m_pending_events >= m_limits.max_events || m_queued_waited_on != 0;
+      return m_stopping || m_no_delay || m_pending_events >= m_limits.max_events || m_queued_waited_on != 0;
     });
     std::deque<Pending> batch = take_batch_locked();
     lock.unlock();

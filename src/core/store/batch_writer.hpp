@@ -82,6 +82,10 @@ public:
       std::function<void(std::span<const WriteRequest>, std::span<const WriteResult>, UnixMicros ingested_at)>;
   void set_on_commit(OnCommit on_commit) { m_on_commit = std::move(on_commit); }
 
+  // From now on every batch closes as if a client waited on it (no
+  // max_delay): at shutdown, producers waiting on commits finish at once.
+  void stop_delaying();
+
   // Commits what is queued, then joins the writer thread. Idempotent.
   void stop();
 
@@ -133,6 +137,7 @@ private:
   std::size_t m_queued_waited_on = 0;  // queued requests with waited_on set
   std::size_t m_pending_events = 0;
   bool m_stopping = false;
+  bool m_no_delay = false;  // stop_delaying()
   Counters m_counters;
   Histogram m_batch_sizes;
   Histogram m_commit_seconds;

@@ -16,6 +16,8 @@
 #include <mutex>
 #include <thread>
 
+#include <pthread.h>
+
 namespace vibe::core {
 
 namespace fs = std::filesystem;
@@ -274,6 +276,7 @@ public:
     // how many pages the WAL holds; past the threshold the thread checkpoints.
     sqlite3_wal_hook(m_db.getHandle(), &SqliteStore::on_wal_commit, this);
     m_checkpointer = std::thread([this] { run_checkpoints(); });
+    ::pthread_setname_np(m_checkpointer.native_handle(), "vibe-checkpoint");
     return {};
   }
 
