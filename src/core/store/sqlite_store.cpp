@@ -269,6 +269,9 @@ public:
     }
     try {
       m_checkpoint_db = std::make_unique<SQLite::Database>(m_path.string(), SQLite::OPEN_READWRITE, 5000);
+      // A connection opens the WAL on its first read; until then a
+      // checkpoint through it does nothing (and reports -1 frames).
+      (void)m_checkpoint_db->execAndGet("PRAGMA schema_version").getInt();
     } catch (const std::exception& e) {
       return tl::unexpected(storage_error("open a connection for checkpoints", e));
     }
@@ -1361,6 +1364,8 @@ WHERE id = ?1 AND state = 'executing'
   }
 
   static constexpr int k_checkpoint_pages = 10'000;  // as wal_autocheckpoint was
+  static constexpr int k_checkpoint_free_passes = 6;   // without holding the writer, at most
+  static constexpr int k_checkpoint_held_frames = 300;  // new frames a pass found that are few enough to hold for
 
   // On the writer's thread, after a commit: wakes the checkpointer past the threshold.
   static int on_wal_commit(void* self, sqlite3*, const char*, int pages) {
@@ -1385,11 +1390,32 @@ WHERE id = ?1 AND state = 'executing'
       m_checkpoint_due = false;
       lock.unlock();
       // PASSIVE: copies what it can without blocking the writer or readers.
+      // SQLite starts the WAL over only when a write transaction begins with
+      // every frame copied, which a writer committing back to back never
+      // lets happen: the file would grow without bound (and every page
+      // lookup with it). So: passes without blocking anyone while each
+      // finds many new frames (what the writer appended during the last),
+      // then one with the writer held between two transactions, which copies
+      // the few that are left. The hold is then short (mostly the two
+      // fsyncs of a checkpoint).
       int wal_pages = 0;
       int copied = 0;
-      (void)sqlite3_wal_checkpoint_v2(m_checkpoint_db->getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &wal_pages,
-                                      &copied);
+      int previous = 0;
+      for (int pass = 0; pass < k_checkpoint_free_passes; ++pass) {
+        if (sqlite3_wal_checkpoint_v2(m_checkpoint_db->getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &wal_pages,
+                                      &copied) != SQLITE_OK ||
+            wal_pages < 0 || (pass > 0 && wal_pages - previous <= k_checkpoint_held_frames)) {
+          break;
+        }
+        previous = wal_pages;
+      }
+      if (wal_pages >= 0) {
+        std::lock_guard hold{m_mutex};
+        (void)sqlite3_wal_checkpoint_v2(m_checkpoint_db->getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &wal_pages,
+                                        &copied);
+      }
       lock.lock();
+      m_checkpoint_due = false;  // commits during the passes asked again; the next one past the threshold will
     }
   }
 
