@@ -81,12 +81,28 @@ struct Slot {
   UnixMicros last_poll_at = 0;
   UnixMicros next_poll_at = 0;   // 0: none scheduled
   Millis interval{0};            // the current poll interval (changes with every: auto); 0: not set yet
-  std::deque<std::pair<UnixMicros, std::size_t>> recent;  // (when, new events) in the last minute
+  // (when, new events) in the last minute, at most one entry a second: a
+  // webhook source taking thousands of requests a second adds to the last
+  // entry instead of growing this.
+  std::deque<std::pair<UnixMicros, std::size_t>> recent;
 
-  std::size_t events_last_minute(UnixMicros now) {
-    while (!recent.empty() && recent.front().first <= now - k_minute) {
+  void count_new(UnixMicros now, std::size_t count) {
+    forget_before(now - k_minute);
+    if (!recent.empty() && now - recent.back().first < 1'000'000) {
+      recent.back().second += count;
+    } else {
+      recent.emplace_back(now, count);
+    }
+  }
+
+  void forget_before(UnixMicros when) {
+    while (!recent.empty() && recent.front().first <= when) {
       recent.pop_front();
     }
+  }
+
+  std::size_t events_last_minute(UnixMicros now) {
+    forget_before(now - k_minute);
     std::size_t n = 0;
     for (const auto& [when, count] : recent) {
       n += count;
@@ -231,7 +247,7 @@ struct Coordinator::Impl {
         slot->interval = interval.next(slot->interval, r.new_events);
         next = std::max(started + micros(slot->interval), r.not_before);
         if (r.new_events > 0) {
-          slot->recent.emplace_back(now, r.new_events);
+          slot->count_new(now, r.new_events);
           log->info("events.created source={} count={}", slot->id, r.new_events);
         }
         break;
@@ -630,7 +646,7 @@ void Coordinator::pushed(const std::string& source_id, std::size_t new_events) {
   std::lock_guard lock{m.mutex};
   if (const auto it = m.slots.find(source_id); it != m.slots.end() && new_events > 0) {
     const UnixMicros now = now_micros();
-    it->second->recent.emplace_back(now, new_events);
+    it->second->count_new(now, new_events);
     it->second->last_push_at = now;
   }
 }

@@ -8,6 +8,7 @@
 #include "core/store/store.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -214,9 +215,9 @@ void HttpApi::webhook(HttpRequest request, const std::string& id, Respond respon
     answer(id, std::move(*limited), respond);
     return;
   }
+  // The dedup key of a delivery without an id (made only for those).
   std::string unique;
-  {
-    std::lock_guard lock{m_mutex};
+  if (!webhook::delivery_id(settings, request.headers)) {
     unique = fmt::format("r{}-{}", now, ++m_unique);
   }
   auto events = webhook::events_from_body(settings, id, request.headers, request.body, now, unique);
@@ -252,8 +253,9 @@ void HttpApi::webhook(HttpRequest request, const std::string& id, Respond respon
       }
     }
     m_deps.coordinator.pushed(id, written->inserted);
-    answer(id, {202, "application/json", {}, dump({{"accepted", count}, {"duplicates", written->duplicates}, {"ids", ids}})},
-           respond);
+    std::string body = fmt::format(R"({{"accepted":{},"duplicates":{},"ids":[{}]}})", count, written->duplicates,
+                                   fmt::join(ids, ","));
+    answer(id, {202, "application/json", {}, std::move(body)}, respond);
   };
   WriteRequest write{std::move(*events), std::nullopt};
   write.waited_on = true;  // the sender waits for its 202

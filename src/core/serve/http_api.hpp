@@ -5,6 +5,7 @@
 
 #include <spdlog/logger.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -72,7 +73,7 @@ private:
   std::map<std::string, std::unique_ptr<webhook::TokenBucket>> m_buckets;  // by source id
   std::map<std::string, std::string> m_bucket_rates;                       // the rate each was made for
   std::map<std::pair<std::string, int>, std::uint64_t> m_responses;
-  std::uint64_t m_unique = 0;  // for keys of deliveries without an id
+  std::atomic<std::uint64_t> m_unique{0};  // for keys of deliveries without an id
   std::shared_ptr<const Config> m_settings_config;  // the config m_settings were made from
   std::map<std::string, std::shared_ptr<const webhook::Settings>> m_settings;
 };
