@@ -5,8 +5,9 @@
 // Session then lives on its worker's thread alone, so it needs no strand and
 // no lock. An answer given on that thread is written at once; one given on
 // another thread (the store writer's, after a commit) goes into the worker's
-// mailbox, and the first answer in an empty mailbox posts one drain to the
-// worker: a commit answering 50 requests wakes each worker once.
+// mailbox; a drain is posted only when none is posted or running (a running
+// drain looks again before it ends): a commit answering 50 requests wakes
+// each worker about once.
 //
 // A session: read a request head (within header_timeout), ask the routes,
 // read the body (within body_timeout, up to the routes' limit), hand the
@@ -85,6 +86,7 @@ struct Worker {
   // Guarded by mailbox_mutex. After shutdown() answers are dropped: their
   // connections are gone.
   std::vector<std::pair<std::shared_ptr<Session>, HttpResponse>> mailbox;
+  bool draining = false;  // a drain is posted or running: it takes what arrives meanwhile too
   bool stopped = false;
 };
 
@@ -305,28 +307,36 @@ void Worker::deliver(std::shared_ptr<Session> session, HttpResponse response) {
     session->respond(std::move(response));
     return;
   }
-  bool first = false;
+  bool post = false;
   {
     std::lock_guard lock{mailbox_mutex};
     if (stopped) {
       return;
     }
-    first = mailbox.empty();
     mailbox.emplace_back(std::move(session), std::move(response));
+    post = !draining;
+    draining = true;
   }
-  if (first) {
+  if (post) {
     asio::post(context, [this] { drain(); });
   }
 }
 
 void Worker::drain() {
   std::vector<std::pair<std::shared_ptr<Session>, HttpResponse>> answers;
-  {
-    std::lock_guard lock{mailbox_mutex};
-    answers.swap(mailbox);
-  }
-  for (auto& [session, response] : answers) {
-    session->respond(std::move(response));
+  for (;;) {
+    {
+      std::lock_guard lock{mailbox_mutex};
+      if (mailbox.empty()) {
+        draining = false;
+        return;
+      }
+      answers.swap(mailbox);
+    }
+    for (auto& [session, response] : answers) {
+      session->respond(std::move(response));
+    }
+    answers.clear();
   }
 }
 

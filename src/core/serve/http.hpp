@@ -38,6 +38,8 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::string peer;  // "ip:port"
+  // What the routes' head() looked up, kept for their handle() (opaque here).
+  std::shared_ptr<const void> route_state;
 };
 
 struct HttpResponse {
@@ -55,7 +57,7 @@ struct HttpRoutes {
   // after which the connection is closed (the body is never read), or
   // nullopt to read a body of at most `body_limit` bytes (a larger one is
   // answered 413 by the server).
-  std::function<std::optional<HttpResponse>(const HttpRequest& head, std::uint64_t& body_limit)> head;
+  std::function<std::optional<HttpResponse>(HttpRequest& head, std::uint64_t& body_limit)> head;
   // The whole request.
   std::function<void(HttpRequest request, Respond respond)> handle;
   // Told of a request the server answered itself after head() let it pass

@@ -19,6 +19,14 @@ namespace {
 
 constexpr std::string_view k_webhooks = "/webhooks/";
 
+// What head() found for a webhook, for the rest of the request: the config
+// it checked against, the source in it, and the source's settings.
+struct WebhookRoute {
+  std::shared_ptr<const Config> config;
+  const SourceConfig* source = nullptr;
+  std::shared_ptr<const webhook::Settings> settings;
+};
+
 std::string dump(const nlohmann::json& json) {
   return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
@@ -47,7 +55,7 @@ HttpApi::~HttpApi() = default;
 
 HttpRoutes HttpApi::routes() {
   return HttpRoutes{
-      [this](const HttpRequest& request, std::uint64_t& body_limit) { return head(request, body_limit); },
+      [this](HttpRequest& request, std::uint64_t& body_limit) { return head(request, body_limit); },
       [this](HttpRequest request, Respond respond) { handle(std::move(request), std::move(respond)); },
       [this](const HttpRequest& head, int status) {
         const std::string_view path = path_of(head.target);
@@ -72,7 +80,7 @@ void HttpApi::answer(const std::string& source_label, HttpResponse response, con
   respond(std::move(response));
 }
 
-std::optional<HttpResponse> HttpApi::head(const HttpRequest& request, std::uint64_t& body_limit) {
+std::optional<HttpResponse> HttpApi::head(HttpRequest& request, std::uint64_t& body_limit) {
   const std::string_view path = path_of(request.target);
   if (path == "/healthz" || path == "/readyz" || path == "/metrics") {
     if (request.method != "GET") {
@@ -128,7 +136,9 @@ std::optional<HttpResponse> HttpApi::head(const HttpRequest& request, std::uint6
                             fmt::format("Content-Type must be application/json, got {}",
                                         content_type ? std::string{*content_type} : std::string{"none"})));
   }
-  body_limit = settings_for(config, *source)->max_body;
+  auto route = std::make_shared<WebhookRoute>(WebhookRoute{config, source, settings_for(config, *source)});
+  body_limit = route->settings->max_body;
+  request.route_state = std::move(route);  // the body's handling goes on with the same config
   return std::nullopt;
 }
 
@@ -195,15 +205,14 @@ std::optional<HttpResponse> HttpApi::rate_limited(const std::string& id, const S
 }
 
 void HttpApi::webhook(HttpRequest request, const std::string& id, Respond respond) {
-  const auto config = m_deps.config();
-  const SourceConfig* source = config->find_source(id);
-  if (source == nullptr || !is_pushed_kind(source->type)) {  // removed by a reload meanwhile
-    answer("-", error(404, "unknown source", fmt::format("no source '{}' in {}", id, config->path.filename().string())),
-           respond);
+  const auto route = std::static_pointer_cast<const WebhookRoute>(request.route_state);
+  if (route == nullptr || route->source == nullptr || !is_pushed_kind(route->source->type)) {
+    answer("-", error(404, "unknown source", fmt::format("no source '{}'", id)), respond);  // head() let nothing else by
     return;
   }
-  const auto cached = settings_for(config, *source);
-  const webhook::Settings& settings = *cached;
+  const auto& config = route->config;
+  const SourceConfig* source = route->source;
+  const webhook::Settings& settings = *route->settings;
   const UnixMicros now = now_micros();
   if (auto ok = webhook::verify(settings, request.headers, request.body, now); !ok) {
     m_deps.log->debug("webhook.unauthorized source={} peer={} reason={}", id, request.peer, ok.error().message);

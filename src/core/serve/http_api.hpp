@@ -56,7 +56,7 @@ public:
   std::map<std::pair<std::string, int>, std::uint64_t> webhook_responses();
 
 private:
-  std::optional<HttpResponse> head(const HttpRequest& request, std::uint64_t& body_limit);
+  std::optional<HttpResponse> head(HttpRequest& request, std::uint64_t& body_limit);
   void handle(HttpRequest request, Respond respond);
   void webhook(HttpRequest request, const std::string& source_id, Respond respond);
   // A 429 when the source's rate_limit has no token left.

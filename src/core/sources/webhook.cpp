@@ -63,11 +63,20 @@ Settings settings_of(const OptionValues& options) {
   return settings;
 }
 
+namespace {
+
+// ASCII only, as header names are (and cheaper than the locale's tolower:
+// every request looks up several headers).
+constexpr char fold(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+}  // namespace
+
 std::optional<std::string_view> find_header(const Headers& headers, std::string_view name) {
   for (const auto& [key, value] : headers) {
-    if (std::equal(key.begin(), key.end(), name.begin(), name.end(), [](char a, char b) {
-          return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-        })) {
+    if (std::equal(key.begin(), key.end(), name.begin(), name.end(),
+                   [](char a, char b) { return fold(a) == fold(b); })) {
       return std::string_view{value};
     }
   }
@@ -85,11 +94,12 @@ std::string signature_hex(std::string_view value) {
     value.remove_prefix(7);
   }
   std::string hex;
+  hex.reserve(value.size());
   for (const char c : value) {
     if (!std::isxdigit(static_cast<unsigned char>(c))) {
       return {};
     }
-    hex += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    hex += fold(c);
   }
   return hex;
 }
