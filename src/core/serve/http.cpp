@@ -58,6 +58,7 @@ namespace {
 
 constexpr std::uint32_t k_header_limit = 16 * 1024;  // request line and headers, at most
 constexpr Millis k_sweep_every{250};
+constexpr std::size_t k_read_size = 4096;
 
 std::string error_body(std::string_view error, std::string_view detail) {
   return nlohmann::json{{"error", error}, {"detail", detail}}.dump(-1, ' ', false,
@@ -132,6 +133,10 @@ public:
   // On the worker's thread, like everything below.
   void start() {
     m_worker.sessions[this] = weak_from_this();
+    // Reads ask for what the buffer has room for (at least 512 bytes): a
+    // typical webhook (headers and a JSON body, under 4 KiB) then comes in
+    // one read instead of two.
+    m_buffer.reserve(k_read_size);
     read_head();
   }
 
