@@ -222,7 +222,10 @@ class SqliteStore final : public Store, public JobStore {
 public:
   explicit SqliteStore(const fs::path& path)
       : m_path(path),
-        m_db(path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX, 5000) {
+        // NOMUTEX: m_mutex serializes every use of the connection already;
+        // SQLite's own lock would be taken again on every call (bind, step,
+        // reset, column: about 15 for each event written).
+        m_db(path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX, 5000) {
     m_db.exec("PRAGMA journal_mode=WAL");
     m_db.exec("PRAGMA synchronous=NORMAL");
     m_db.exec("PRAGMA foreign_keys=ON");
@@ -268,7 +271,8 @@ public:
       return {};
     }
     try {
-      m_checkpoint_db = std::make_unique<SQLite::Database>(m_path.string(), SQLite::OPEN_READWRITE, 5000);
+      m_checkpoint_db =
+          std::make_unique<SQLite::Database>(m_path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_NOMUTEX, 5000);
       // A connection opens the WAL on its first read; until then a
       // checkpoint through it does nothing (and reports -1 frames).
       (void)m_checkpoint_db->execAndGet("PRAGMA schema_version").getInt();
@@ -1439,6 +1443,13 @@ WHERE id = ?1 AND state = 'executing'
 }  // namespace
 
 Result<std::unique_ptr<Store>> open_sqlite_store(const fs::path& path) {
+  // Before SQLite's first use in the process: no allocation statistics (they
+  // take a global mutex on every allocation, and vibe reads none of them).
+  static const bool configured = [] {
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);  // SQLITE_MISUSE if SQLite already started: harmless
+    return true;
+  }();
+  (void)configured;
   std::error_code ec;
   if (path.has_parent_path()) {
     fs::create_directories(path.parent_path(), ec);
