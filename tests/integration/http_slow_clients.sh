@@ -1,7 +1,8 @@
 # Slow and idle HTTP clients do not stop others being served: with 1,000 idle
 # connections and a slow-loris client (a header byte every 200 ms) open,
 # curl still gets answers; serve closes each of them once the header timeout
-# passes. Above http_max_connections new connections are closed at once.
+# passes. Keep-alive and pipelined requests are answered in order. Above
+# http_max_connections new connections are closed at once.
 . "$(dirname "$0")/lib.sh"
 cat > vibe.yaml <<'YAML'
 version: 1
@@ -70,7 +71,40 @@ assert r["max_idle_s"] < 10, r                 # header timeout 3 s (+ slack)
 assert r["slow_closed_after_s"] is not None and r["slow_closed_after_s"] < 10, r
 assert r["slow_sent"] < r["head_len"], r       # cut off before its header was complete
 PY
-expect_eq "stored" "$("$VIBE" stats source:hooks --json | json_get total)" 20
+# Keep-alive and pipelining: three requests in one write on one connection
+# are answered in order (the answer to the first waits for its commit); the
+# last asks to close, and serve closes after answering it.
+python3 - "$host" "$port" <<'PY' || fail "pipelined requests not answered in order"
+import json, socket, sys
+host, port = sys.argv[1], int(sys.argv[2])
+def req(method, path, body=b"", extra=""):
+    head = f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{extra}Content-Length: {len(body)}\r\n\r\n"
+    return head.encode() + body
+s = socket.create_connection((host, port), timeout=10)
+s.sendall(req("POST", "/webhooks/hooks", b'{"n":"p1"}', "X-Request-Id: pipe-1\r\n") +
+          req("GET", "/healthz") +
+          req("POST", "/webhooks/hooks", b'{"n":"p2"}', "X-Request-Id: pipe-2\r\nConnection: close\r\n"))
+data = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break  # serve closed the connection after the third answer
+    data += chunk
+answers = []
+while data:
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:])}
+    length = int(headers["content-length"])
+    answers.append((int(lines[0].split()[1]), headers, rest[:length]))
+    data = rest[length:]
+assert [a[0] for a in answers] == [202, 200, 202], answers
+assert json.loads(answers[0][2])["accepted"] == 1, answers[0]
+assert json.loads(answers[1][2]) == {"status": "ok"}, answers[1]
+assert answers[2][1].get("connection", "").lower() == "close", answers[2]
+assert "connection" not in answers[0][1], answers[0]  # kept alive
+PY
+expect_eq "stored" "$("$VIBE" stats source:hooks --json | json_get total)" 22
 stop_serve
 expect_eq "serve exit status" "$SERVE_STATUS" 0
 

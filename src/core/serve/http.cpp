@@ -132,6 +132,10 @@ public:
 
   // On the worker's thread, like everything below.
   void start() {
+    if (m_server->down) {  // accepted as shutdown() began: it would wait for a request nobody reads
+      shut();
+      return;
+    }
     m_worker.sessions[this] = weak_from_this();
     // Reads ask for what the buffer has room for (at least 512 bytes): a
     // typical webhook (headers and a JSON body, under 4 KiB) then comes in

@@ -595,7 +595,10 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
     for (const auto& [name, concurrency] : first_config->queues) {
       job_threads += concurrency;
     }
-    out["workers"] = {{"poll_threads", poll_threads}, {"job_threads", job_threads}, {"loop_threads", k_loop_threads}, {"http_threads", k_http_threads}};
+    out["workers"] = {{"poll_threads", poll_threads},
+                      {"job_threads", job_threads},
+                      {"loop_threads", k_loop_threads},
+                      {"http_threads", k_http_threads}};
     const auto counters = writer.counters();
     out["writer"] = {{"pending_events", counters.pending_events},
                      {"batches", counters.batches},
@@ -989,8 +992,8 @@ Result<int> serve(Config config_in, const Logging& logging, ServeHooks hooks) {
     loop_threads.emplace_back([&loop] { loop.run(); });
     ::pthread_setname_np(loop_threads.back().native_handle(), "vibe-loop");
   }
-  // Started after the writer, control and loop threads, so tools that tell
-  // serve's threads apart by start order (bench/) keep finding them.
+  // Threads are named (vibe-writer, vibe-loop, vibe-http-N,
+  // vibe-checkpoint): bench/ and top -H tell them apart by name.
   if (auto ok = store.checkpoint_in_background(); !ok) {
     log->warn("store.checkpoints_in_commits error=\"{}\" (WAL checkpoints stay inside commits)", ok.error().message);
   }

@@ -4,10 +4,10 @@
 // waited `max_delay` (or a client waits on one of them), takes up to
 // `max_events` events round-robin across the producers, and commits them as
 // one transaction. While it commits, new requests pile up; the next batch
-// takes them. So when idle a lone request
-// waits at most `max_delay`, and under load batches fill up to `max_events`,
-// which is what makes SQLite fast (one fsync and one pass over the unique
-// index per batch, PERF-NOTES.md).
+// takes them. So when idle a lone background request waits at most
+// `max_delay` (a waited-on one not at all), and under load batches fill up
+// to `max_events`, which is what makes SQLite fast (one fsync and one pass
+// over the unique index per batch, PERF-NOTES.md).
 #include "core/store/batch_writer.hpp"
 
 #include <fmt/format.h>

@@ -33,10 +33,9 @@ namespace vibe::core {
 // waiting client sends nothing more until it is answered, so delaying its
 // commit would cap its rate at (its connections / max_delay) without making
 // batches larger. Under load batches still grow: whatever arrives during a
-// commit goes into the next. Requests
-// queue per producer (their source) and batches take from the producers
-// round-robin, one request each per turn, so a flooding source delays
-// another's events by at most one batch. Above `max_pending` queued events
+// commit goes into the next. Requests queue per producer (their source) and
+// batches take from the producers round-robin, one request each per turn,
+// so a flooding source delays another's events by at most one batch. Above `max_pending` queued events
 // submit() blocks and try_submit() refuses at once: memory stays bounded at
 // any input rate. A failed commit fails every request of that batch with the
 // error; the writer then waits (backoff, doubling up to 5 s) before the next
