@@ -41,7 +41,7 @@ expect_eq "bad config exit" "$status" 2
 grep -q "bad.yaml:3:9: serve.http: 'localhost:80x' is not IP:PORT" bad.txt || fail "serve.http: $(cat bad.txt)"
 grep -q "time_field: 'at' is not a JSON Pointer" bad.txt || fail "time_field: $(cat bad.txt)"
 grep -q "run: source 'w' is a webhook: it is pushed, not polled" bad.txt || fail "cron run: $(cat bad.txt)"
-start_serve
+VIBE_LOG=debug start_serve  # the access log is at debug level
 "$VIBE" stream pause muted > /dev/null
 addr=$("$VIBE" status --json | json_get http)
 [ "$addr" != None ] || fail "serve has no HTTP address: $(tail -5 serve.log)"
@@ -147,6 +147,12 @@ assert get("process_resident_memory_bytes") > 1_000_000
 PY
 stop_serve
 expect_eq "serve exit status" "$SERVE_STATUS" 0
+# One access line per answer, with the request's method and target (not the
+# headers: no signature or secret).
+grep -q 'http.access peer=127.0.0.1:[0-9]* method=POST target=/webhooks/deploys status=202 ' serve.log \
+  || fail "no access line for a 202: $(grep http.access serve.log | head -3)"
+grep -q 'http.access .* method=GET target=/metrics status=200 ' serve.log || fail "no access line for /metrics"
+if grep -q -E -e "$HOOK_SECRET" -e '[0-9a-f]{64}' serve.log; then fail "a secret or signature in serve's log"; fi
 
 # 503 with Retry-After while the writer holds buffer.max_pending events: a
 # poll's event waits out max_delay (60 s; only webhooks skip the wait) and

@@ -178,6 +178,8 @@ private:
       return;
     }
     m_request = HttpRequest{};
+    m_method.clear();
+    m_target.clear();
     m_parser.emplace();
     m_parser->header_limit(k_header_limit);
     m_deadline = Clock::now() + m_server->limits.header_timeout;
@@ -211,6 +213,8 @@ private:
     }
     m_request.peer = m_peer;
     m_keep_alive = req.keep_alive();
+    m_method = m_request.method;  // for the access log: m_request is handed over with the body
+    m_target = m_request.target;
     std::uint64_t limit = 1 << 20;
     if (auto early = m_server->routes.head(m_request, limit)) {
       send(std::move(*early), true);
@@ -274,9 +278,8 @@ private:
     if (m_server->log->should_log(spdlog::level::debug)) {
       const double ms = std::chrono::duration<double, std::milli>(Clock::now() - m_started).count();
       m_server->log->debug("http.access peer={} method={} target={} status={} bytes={} ms={:.3f}", m_peer,
-                          m_request.method.empty() ? "-" : m_request.method,
-                          m_request.target.empty() ? "-" : m_request.target, response.status, response.body.size(),
-                          ms);
+                          m_method.empty() ? "-" : m_method, m_target.empty() ? "-" : m_target, response.status,
+                          response.body.size(), ms);
     }
     m_busy = true;
     m_deadline = Clock::now() + m_server->limits.body_timeout;
@@ -302,6 +305,8 @@ private:
   beast::flat_buffer m_buffer;
   std::optional<http::request_parser<http::string_body>> m_parser;
   HttpRequest m_request;  // the one being read or handled
+  std::string m_method;   // of the request being answered, for the access log
+  std::string m_target;
   std::string m_out;      // the response being written
   std::string m_peer;
   Clock::time_point m_deadline = Clock::time_point::max();
