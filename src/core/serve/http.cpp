@@ -32,7 +32,6 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
-#include <charconv>
 #include <chrono>
 #include <iterator>
 #include <mutex>
@@ -229,12 +228,7 @@ private:
                   error_body("body too large", fmt::format("the body may be at most {} bytes", limit))},
                  true);
     };
-    // The declared length, which the parser has checked (read from the
-    // header: GCC warns about Beast's optional content_length() here).
-    const auto declared = req[http::field::content_length];
-    std::uint64_t length = 0;
-    if (!declared.empty() && std::from_chars(declared.data(), declared.data() + declared.size(), length).ec == std::errc{} &&
-        length > limit) {
+    if (const auto length = m_parser->content_length(); length && *length > limit) {
       too_large();  // without reading it
       return;
     }

@@ -224,11 +224,8 @@ void HttpApi::webhook(HttpRequest request, const std::string& id, Respond respon
     answer(id, std::move(*limited), respond);
     return;
   }
-  // The dedup key of a delivery without an id (made only for those).
-  std::string unique;
-  if (!webhook::delivery_id(settings, request.headers)) {
-    unique = fmt::format("r{}-{}", now, ++m_unique);
-  }
+  // The dedup key if the delivery carries no id.
+  const std::string unique = fmt::format("r{}-{}", now, ++m_unique);
   auto events = webhook::events_from_body(settings, id, request.headers, request.body, now, unique);
   if (!events) {
     answer(id, error(400, "malformed JSON", events.error().message), respond);
